@@ -1,0 +1,56 @@
+# The course's commands. Each target bootstraps .venv with the machine's python3
+# and pip when it is missing, so a fresh clone needs nothing else first.
+#
+#   make demo     grade the bundled sample class and print where the report is
+#   make test     install the test extras (and torch for the live cross-check), run pytest
+#   make lab      start JupyterLab on the course
+#   make release  regenerate assignments/release/ and solutions/ from assignments/source/
+#   make grade    grade a class:  make grade SUBMISSIONS=path/to/submitted  (or ZIP=lms.zip)
+#   make bench    run the benchmarks in bench/
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Put the venv first on PATH so Jupyter kernels (and nbgrader's) run its python.
+RUN    := PATH="$(CURDIR)/$(BIN):$$PATH" MPLBACKEND=Agg
+TORCH  := torch==2.13.0
+JOBS   ?= 2
+
+.PHONY: demo test lab release grade bench clean
+
+# The runtime environment: the course and its command.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+# Tests add hypothesis, nbclient, xdist, dask and torch (test-only: the course never imports it).
+$(BIN)/.installed-test: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[test,dask]" "$(TORCH)"
+	touch $@
+
+demo: $(BIN)/.installed
+	$(RUN) $(BIN)/python -m autograder demo --out demo-output
+
+test: $(BIN)/.installed-test
+	$(RUN) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+
+lab: $(BIN)/.installed
+	$(RUN) $(BIN)/jupyter lab --notebook-dir=.
+
+release: $(BIN)/.installed
+	$(RUN) $(BIN)/python -m autograder.build
+
+grade: $(BIN)/.installed
+	$(RUN) $(BIN)/python -m autograder grade --course assignments --assignment optimizers \
+	    $(if $(ZIP),--zip $(ZIP),--submissions $(or $(SUBMISSIONS),assignments/submitted)) \
+	    $(if $(ROSTER),--roster $(ROSTER)) --out $(or $(OUT),grading)
+
+bench: $(BIN)/.installed-test
+	$(RUN) $(BIN)/python bench/optim_step.py
+	$(RUN) $(BIN)/python bench/notebooks.py
+	$(RUN) $(BIN)/python bench/grading.py
+
+clean:
+	rm -rf demo-output grading .pytest_cache .hypothesis
