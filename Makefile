@@ -12,7 +12,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Put the venv first on PATH so Jupyter kernels (and nbgrader's) run its python.
-RUN    := PATH="$(CURDIR)/$(BIN):$$PATH" MPLBACKEND=Agg
+RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 TORCH  := torch==2.13.0
 JOBS   ?= 2
 
