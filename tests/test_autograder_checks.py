@@ -1,0 +1,318 @@
+"""The checks: scenarios, trajectories, comparison, and what a result tells the student.
+
+Specification-style tests: the scenarios cover what the issue lists; the checks
+trust nothing the student's code hands back; a crash is reported at the student's
+line, a warning on stdout; the three pieces (scenarios, run_trajectory, compare)
+give the same verdict across a process boundary (pickle / JSON) as in-process.
+"""
+import json
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from autograder import (CheckResult, Trajectory, check, check_ewma, check_optimizer,
+                        check_schedule, compare, compare_all, run_trajectory, scenarios)
+from autograder import checks
+
+
+class SGD:
+    """A correct SGD, student style."""
+
+    def __init__(self, lr=0.01):
+        self.lr = lr
+
+    def update(self, params, grads):
+        for name, p in params.items():
+            p -= self.lr * grads[name]
+
+
+# ----------------------------------------------------------------------- scenarios
+@pytest.mark.parametrize("name", checks.OPTIMIZER_NAMES)
+def test_optimizer_scenarios_cover_the_required_cases(name):
+    everything = scenarios(name, "all")
+    assert [s.visibility for s in everything] == sorted(s.visibility for s in everything)[::-1]
+    assert scenarios(name, "visible") + scenarios(name, "hidden") == everything
+    shapes = {a.shape for s in everything for _, _, a in s.params}
+    dtypes = {a.dtype for s in everything for _, _, a in s.params}
+    assert {(6,), (3, 4), (1,)} <= shapes and dtypes == {np.dtype("float64"), np.dtype("float32")}
+    assert all(len(s.steps) >= 30 for s in everything)
+    assert any(s.instances == 2 for s in scenarios(name, "visible"))
+    assert any(len({p for i, p, _ in s.params if i == 0}) == 2 for s in scenarios(name, "visible"))
+    assert any(any(lr is not None for lr, _ in s.steps) for s in everything)
+    assert any(s.hyper != checks.DEFAULTS[name] for s in everything)
+    grads = [g for s in everything for _, step in s.steps for _, _, g in step]
+    assert any(not g.any() for g in grads)                                  # zero gradients
+    assert any(0 < np.abs(g).max() < 1e-4 for g in grads)                   # tiny gradients
+
+
+def test_scenarios_are_deterministic_plain_and_picklable():
+    a = pickle.loads(pickle.dumps(scenarios("Adam", "all")))
+    b = scenarios("Adam", "all")
+    assert [s.name for s in a] == [s.name for s in b]
+    np.testing.assert_array_equal(a[3].steps[7][1][0][2], b[3].steps[7][1][0][2])
+
+
+def test_unknown_names_and_selections_are_refused_clearly():
+    with pytest.raises(KeyError, match="unknown target 'Adamm'"):
+        scenarios("Adamm")
+    with pytest.raises(ValueError, match="which must be one of"):
+        scenarios("Adam", "some")
+    with pytest.raises(KeyError, match="unknown optimizer"):
+        check_optimizer(SGD, "sgd")
+
+
+# ----------------------------------------------------------------------- values and contract
+def test_a_correct_student_class_passes_and_the_reference_matches_itself():
+    assert check_optimizer(SGD, "SGD", "all").passed
+    for name in checks.TARGETS:
+        scs = scenarios(name, "all")
+        trajs = [checks.reference_trajectory(sc) for sc in scs]
+        # the reference's own trajectories, without the "uses the reference" flag
+        clean = [Trajectory(t.target, t.scenario, t.values, t.steps_done) for t in trajs]
+        assert compare_all(name, scs, clean).passed, name
+
+
+def test_handing_in_the_library_class_fails():
+    from dlcourse import optim
+    from dlcourse.ewma import EWMA
+
+    class Mine(optim.Adam):
+        pass
+    for code, name in [(optim.Adam, "Adam"), (Mine, "Adam"), (EWMA, "EWMA")]:
+        r = check(code, name)
+        assert not r.passed and r.problem == "uses the reference", name
+        assert "write the class yourself" in str(r)
+
+
+def test_wrong_values_name_the_step_the_parameter_and_the_numbers():
+    class Slow(SGD):
+        def update(self, params, grads):
+            for name, p in params.items():
+                p -= 0.5 * self.lr * grads[name]
+    r = check_optimizer(Slow, "SGD")
+    assert not r.passed and r.problem == "values"
+    assert r.scenario == "one vector" and r.step == 1 and r.param == "w" and r.index == (0,)
+    assert len(r.expected) == len(r.got) == 3 and r.expected != r.got
+    assert r.max_rel_error == pytest.approx(0.5, rel=1e-6)
+    assert r.mistake is None
+
+
+def test_replacing_a_parameter_is_reported_as_not_in_place():
+    class OutOfPlace(SGD):
+        def update(self, params, grads):
+            for name in params:
+                params[name] = params[name] - self.lr * grads[name]
+    r = check_optimizer(OutOfPlace, "SGD")
+    assert not r.passed and r.problem == "not in place"
+    assert "in place" in str(r)
+
+
+@pytest.mark.parametrize("bad", ["list", "subclass", "liar", "float64"])
+def test_untrusted_return_objects_cannot_pass(bad):
+    class Liar:
+        def __eq__(self, other):
+            return True
+
+        def __sub__(self, other):
+            return self
+        __rsub__ = __mul__ = __rmul__ = __truediv__ = __sub__
+        __array_priority__ = 1000
+
+    class Sub(np.ndarray):
+        pass
+
+    class Hostile(SGD):
+        def update(self, params, grads):
+            for name, p in list(params.items()):
+                good = p - self.lr * grads[name]
+                if bad == "list":
+                    params[name] = good.tolist()
+                elif bad == "subclass":
+                    params[name] = good.view(Sub)
+                elif bad == "liar":
+                    params[name] = Liar()
+                else:
+                    params[name] = good.astype(np.float64)
+    r = check_optimizer(Hostile, "SGD", "all")
+    assert not r.passed
+    expected = {"list": "not in place", "subclass": "not in place", "liar": "not in place",
+                "float64": "not in place"}[bad]
+    assert r.problem == expected
+    details = " ".join(r.details)
+    if bad in ("list", "liar"):
+        assert "not a numpy.ndarray" in " ".join(
+            v["detail"] for v in run_trajectory(Hostile, scenarios("SGD")[0]).violations)
+    if bad == "float64":
+        traj = run_trajectory(Hostile, scenarios("SGD", "hidden")[1])   # the float32 scenario
+        assert any(v["kind"] == "wrong dtype" for v in traj.violations)
+    assert details
+
+
+def test_modified_gradients_are_reported():
+    class Clobber(SGD):
+        def update(self, params, grads):
+            for name, p in params.items():
+                g = grads[name]
+                g *= self.lr
+                p -= g
+    r = check_optimizer(Clobber, "SGD")
+    assert not r.passed and r.problem == "grads modified"
+
+
+def test_an_exception_is_reported_at_the_students_line_not_as_a_crash():
+    source = ("class Broken:\n"
+              "    def __init__(self, lr=0.01):\n"
+              "        self.lr = lr\n"
+              "    def update(self, params, grads):\n"
+              "        for name, p in params.items():\n"
+              "            p -= self.lr * grads[name] * undefined_thing\n")
+    import linecache
+    filename = "<student cell 7>"
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    ns = {}
+    exec(compile(source, filename, "exec"), ns)
+    r = check_optimizer(ns["Broken"], "SGD")
+    assert not r.passed and r.problem == "error" and r.step == 1
+    assert "NameError" in r.error and "undefined_thing" in r.error
+    assert "in update, line 6: p -= self.lr * grads[name] * undefined_thing" in r.error
+    assert "checks.py" not in r.error     # the grader's own frames are filtered out
+
+
+def test_not_implemented_says_so():
+    class Stub(SGD):
+        def update(self, params, grads):
+            raise NotImplementedError()
+    r = check_optimizer(Stub, "SGD")
+    assert r.problem == "not implemented" and "raise NotImplementedError()" in str(r)
+
+
+def test_student_warnings_are_caught_and_reported_on_stdout(capsys):
+    class Noisy(SGD):
+        def update(self, params, grads):
+            for name, p in params.items():
+                _ = grads[name] / np.abs(grads[name])     # 0/0 on zero gradients
+                p -= self.lr * grads[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # any leak would raise here
+        r = check_optimizer(Noisy, "SGD")
+        assert r.passed and any("RuntimeWarning" in w for w in r.warnings)
+        r.assert_passed()
+    out = capsys.readouterr()
+    assert "PASSED SGD" in out.out and "RuntimeWarning" in out.out and out.err == ""
+
+
+def test_student_writes_to_stderr_are_caught_and_reported(capsys):
+    import sys
+
+    class Chatty(SGD):
+        def update(self, params, grads):
+            print("debug: stepping", file=sys.stderr)
+            super().update(params, grads)
+    r = check_optimizer(Chatty, "SGD")
+    r.assert_passed()
+    out = capsys.readouterr()
+    assert out.err == "" and "your code wrote to stderr: debug: stepping" in out.out
+
+
+def test_state_on_the_class_does_not_leak_between_scenarios():
+    """Class-level state is reset per scenario, so the diagnosis sees a clean run."""
+    from autograder.mistakes import MISTAKES
+    cls = MISTAKES["momentum-shared-between-instances"].make()
+    first = check_optimizer(cls, "Momentum")
+    second = check_optimizer(cls, "Momentum")
+    assert first.to_dict() == second.to_dict()
+    assert first.scenario == "two optimizers at once" and first.scenarios_passed == 3
+
+
+# ----------------------------------------------------------------------- EWMA and schedules
+def test_ewma_checks_return_type_and_value():
+    class ReturnsList:
+        def __init__(self, beta=0.9):
+            self.beta, self.value, self.step = beta, 0.0, 0
+
+        def update(self, x):
+            self.step += 1
+            self.value = self.beta * self.value + (1 - self.beta) * x
+            return [self.value / (1 - self.beta ** self.step)]
+    r = check_ewma(ReturnsList)
+    assert not r.passed and r.problem == "wrong type"
+
+
+def test_schedule_checks_report_the_epoch():
+    def step_decay(epoch, lr0, factor=0.5, every=10):
+        return lr0 * factor ** (epoch // every) if epoch < 30 else 0.0
+    r = check_schedule(step_decay, "step_decay")
+    assert not r.passed and r.step == 30 and "epoch 30" in str(r)
+
+
+# ----------------------------------------------------------------------- results
+def test_result_reads_well_and_raises_with_the_whole_report():
+    from autograder.mistakes import MISTAKES
+    r = check_optimizer(MISTAKES["adam-no-bias-correction"].make(), "Adam")
+    text = str(r)
+    assert text.startswith("FAILED Adam") and "diagnosis" in text and "hint:" in text
+    assert "[adam-no-bias-correction]" in text and repr(r) == text
+    assert "<pre" in r._repr_html_()
+    with pytest.raises(AssertionError) as info:
+        r.assert_passed()
+    assert "adam-no-bias-correction" in str(info.value)
+    assert not r
+    assert CheckResult.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+
+
+# ----------------------------------------------------------------------- the pieces, across a boundary
+@pytest.mark.parametrize("key", ["adam-step-per-parameter", "rmsprop-accumulates", "cosine-no-half",
+                                 "ewma-no-bias-correction", "adagrad-shared-between-parameters"])
+def test_json_round_trip_gives_the_same_verdict(key):
+    from autograder.mistakes import MISTAKES
+    m = MISTAKES[key]
+    scs = scenarios(m.target, "all")
+    trajs = [run_trajectory(m.make(), sc) for sc in scs]
+    wire = json.loads(json.dumps([t.to_dict() for t in trajs]))
+    back = [Trajectory.from_dict(d) for d in wire]
+    assert compare_all(m.target, scs, back).to_dict() == compare_all(m.target, scs, trajs).to_dict()
+    unpickled = pickle.loads(pickle.dumps(scs))        # as a sandbox's parent might hold them
+    assert compare_all(m.target, unpickled, back).to_dict() == compare_all(m.target, scs, trajs).to_dict()
+    assert compare(m.target, scs[0], back[0]).to_dict() == compare(m.target, scs[0], trajs[0]).to_dict()
+
+
+def test_from_dict_refuses_malformed_data():
+    with pytest.raises(TypeError):
+        Trajectory.from_dict(["not", "a", "dict"])
+    with pytest.raises(ValueError):
+        Trajectory.from_dict({"values": {"w": {"shape": [2], "data": [1.0, "x"]}}})
+    with pytest.raises(ValueError):
+        Trajectory.from_dict({"values": {"w": {"shape": [3], "data": [1.0, 2.0]}}})
+
+
+def test_a_trajectory_with_missing_entries_fails_as_malformed():
+    sc = scenarios("SGD")[0]
+    t = run_trajectory(SGD, sc)
+    t.values = {}
+    assert compare("SGD", sc, t).problem == "malformed"
+
+
+# ----------------------------------------------------------------------- property: any settings
+
+
+@settings(max_examples=15, deadline=None)
+@given(lr=st.floats(1e-4, 0.5), beta1=st.floats(0.0, 0.99), beta2=st.floats(0.5, 0.9999),
+       scale=st.sampled_from([1e-6, 1e-2, 1.0, 1e3]), seed=st.integers(0, 2**16))
+def test_the_notebook_adam_matches_the_reference_for_any_settings(lr, beta1, beta2, scale, seed):
+    """A scenario built on the fly (not catalogued) works too: the solution always passes."""
+    import dataclasses
+    from autograder import build
+    ns = {}
+    exec("import math\nimport numpy as np\n"
+         "class Optimizer:\n    def __init__(self, lr):\n        self.lr = lr\n        self.state = {}\n", ns)
+    exec(build.solution_sources()["adam"], ns)
+    rng = np.random.default_rng(seed)
+    base = scenarios("Adam", "visible")[1]
+    steps = tuple((None, tuple((i, p, (rng.standard_normal(g.shape) * scale)) for i, p, g in grads))
+                  for _, grads in base.steps)
+    sc = dataclasses.replace(base, name="hypothesis", steps=steps,
+                             hyper=dict(lr=lr, beta1=beta1, beta2=beta2, eps=1e-8))
+    assert compare("Adam", sc, run_trajectory(ns["Adam"], sc)).passed
