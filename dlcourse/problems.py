@@ -182,8 +182,10 @@ def run(optimizer, problem, steps: int, start=None) -> np.ndarray:
     Returns
     -------
     path : float64 array of shape (steps + 1, 2); ``path[0]`` is the start. A
-    diverging run gives inf/nan entries (overflow warnings from the gradient are
-    silenced inside ``run``; the optimizer's own arithmetic is not).
+    diverging run (lr too large) ends early: once the point or its gradient is no
+    longer finite, the remaining rows are NaN (optimizers refuse non-finite
+    gradients, and no later step would mean anything). Overflow warnings from the
+    gradient are silenced inside ``run``; the optimizer's own arithmetic is not.
     """
     if isinstance(problem, str):
         try:
@@ -210,6 +212,9 @@ def run(optimizer, problem, steps: int, start=None) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         for t in range(steps):
             g = problem.gradient(params["xy"])
+            if not np.isfinite(g).all():
+                path[t + 1:] = np.nan
+                break
             optimizer.update(params, {"xy": g})
             path[t + 1] = params["xy"]
     return path

@@ -137,14 +137,14 @@ def test_module_exports():
 
 @pytest.mark.parametrize("name", ["SGD", "Momentum", "Adam"])
 def test_run_drives_the_reference_optimizers_downhill(name):
-    optim = pytest.importorskip("dlcourse.optim")
+    from dlcourse import optim
     path = run(optim.OPTIMIZERS[name](lr=0.1), ELLIPSE, 100)
     assert path.shape == (101, 2)
     assert ELLIPSE.value(path[-1]) < ELLIPSE.value(path[0])
 
 
 def test_run_with_reference_sgd_equals_the_fake():
-    optim = pytest.importorskip("dlcourse.optim")
+    from dlcourse import optim
     assert_allclose(run(optim.SGD(lr=1e-3), ROSENBROCK, 30), run(FakeSGD(1e-3), ROSENBROCK, 30), rtol=1e-14)
 
 
@@ -152,3 +152,13 @@ def test_a_diverging_run_ends_in_inf_or_nan_without_raising():
     path = run(FakeSGD(0.05), ROSENBROCK, 60)
     assert path.shape == (61, 2)
     assert not np.all(np.isfinite(path))
+
+
+def test_a_diverging_run_with_a_reference_optimizer_returns_the_path_ending_in_nan():
+    """Reference optimizers refuse non-finite gradients; run stops there, not with an error."""
+    from dlcourse.optim import SGD
+
+    path = run(SGD(lr=10.0), ELLIPSE, 500)
+    assert path.shape == (501, 2)
+    assert np.isfinite(path[:5]).all(), "the first steps are still finite"
+    assert np.isnan(path[-1]).all(), "after divergence the path is NaN"

@@ -177,7 +177,7 @@ def test_bad_inputs_name_the_cause():
 
 
 def test_train_with_the_reference_adam():
-    optim = pytest.importorskip("dlcourse.optim")
+    from dlcourse import optim
     corpus = data.window_corpus(n_train=100)
     params = wm.init_params(len(corpus.vocab), 4, rng=np.random.default_rng(0))
     hist = wm.train(params, corpus.train_windows, corpus.train_labels, rng=np.random.default_rng(1),
