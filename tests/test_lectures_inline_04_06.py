@@ -1,0 +1,287 @@
+"""The code written inline in lectures 04-06 agrees with the dlcourse library.
+
+Lectures 04-06 write some code by hand because writing it *is* the lesson: shuffling
+into mini-batches, the EWMA loop, Nesterov's look-ahead form, a plain-NumPy Adam
+with its "efficient" step-size form and three classic mistakes, an Adam whose bias
+correction can be switched off, L-BFGS, Newton's Hessian and two small models.
+These tests pull those definitions out of the committed notebooks (the first code
+cell, which holds the imports, is executed as is; from every other cell only the
+top-level ``def`` and ``class`` statements, via ``ast``) and compare them with the
+library, so the notebooks cannot drift away from ``dlcourse``.
+"""
+import ast
+import pathlib
+
+import nbformat
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+from dlcourse import ewma, optim, problems
+from dlcourse.gradcheck import numerical_gradient
+
+LECTURES = pathlib.Path(__file__).resolve().parents[1] / "lectures"
+
+
+def load_definitions(notebook: str, *names: str) -> dict:
+    """Namespace with the notebook's first code cell plus its inline functions and classes ``names``."""
+    nb = nbformat.read(LECTURES / notebook, as_version=4)
+    code_cells = [c.source for c in nb.cells if c.cell_type == "code"]
+    namespace: dict = {"__name__": "lecture_inline"}
+    exec(compile(code_cells[0], f"{notebook}[first cell]", "exec"), namespace)
+    found = set()
+    for source in code_cells[1:]:
+        tree = ast.parse(source)
+        defs = [node for node in tree.body if isinstance(node, (ast.FunctionDef, ast.ClassDef))]
+        if defs:
+            exec(compile(ast.Module(body=defs, type_ignores=[]), notebook, "exec"), namespace)
+            found.update(node.name for node in defs)
+    found.update(name for name in names if name in namespace)
+    missing = set(names) - found
+    assert not missing, f"{notebook} no longer defines {sorted(missing)} inline"
+    return namespace
+
+
+def random_grads(rng, shapes, scale=1.0):
+    return {name: scale * rng.normal(size=shape) for name, shape in shapes.items()}
+
+
+def run_dict(optimizer, shapes, steps, seed=0, scale=1.0):
+    """Drive an optimizer over a dict of parameters with random gradients; return the parameter history."""
+    rng = np.random.default_rng(seed)
+    params = {name: rng.normal(size=shape) for name, shape in shapes.items()}
+    history = []
+    for _ in range(steps):
+        optimizer.update(params, random_grads(rng, shapes, scale))
+        history.append({name: value.copy() for name, value in params.items()})
+    return history
+
+
+SHAPES = {"W": (3, 4), "b": (4,), "s": (1,)}
+
+
+# ----------------------------------------------------------------------------- lecture 04
+
+
+@pytest.fixture(scope="module")
+def lecture04():
+    return load_definitions("04_minibatch_ewma.ipynb", "minibatches", "exponentially_weighted_average",
+                            "softmax_regression")
+
+
+@pytest.mark.parametrize("n, batch_size", [(10, 4), (1500, 64), (7, 7), (5, 10), (1, 1)])
+def test_minibatches_is_a_shuffled_partition_with_a_smaller_last_batch(lecture04, n, batch_size):
+    """Every example lands in exactly one batch; all batches but the last are full."""
+    batches = lecture04["minibatches"](n, batch_size, np.random.default_rng(0))
+    assert_array_equal(np.sort(np.concatenate(batches)), np.arange(n))
+    assert all(len(b) == batch_size for b in batches[:-1])
+    assert 1 <= len(batches[-1]) <= batch_size
+    assert len(batches) == -(-n // batch_size)
+
+
+def test_minibatches_is_reproducible_from_the_rng_and_reshuffles_each_epoch(lecture04):
+    make = lecture04["minibatches"]
+    first = make(100, 10, np.random.default_rng(3))
+    again = make(100, 10, np.random.default_rng(3))
+    assert all(np.array_equal(a, b) for a, b in zip(first, again))
+    rng = np.random.default_rng(3)
+    epoch1, epoch2 = np.concatenate(make(100, 10, rng)), np.concatenate(make(100, 10, rng))
+    assert not np.array_equal(epoch1, epoch2)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.5, 0.9, 0.98, 0.999])
+@pytest.mark.parametrize("corrected", [False, True])
+def test_inline_ewma_matches_dlcourse_ewma(lecture04, beta, corrected):
+    """The lecture's EWMA loop gives dlcourse.ewma.ewma, with and without bias correction."""
+    series = np.random.default_rng(1).normal(10.0, 3.0, size=200)
+    mine = lecture04["exponentially_weighted_average"](series, beta, bias_correction=corrected)
+    assert_allclose(mine, ewma.ewma(series, beta, bias_correction=corrected), rtol=1e-12, atol=1e-12)
+
+
+def test_inline_ewma_bias_corrected_first_value_is_the_first_observation(lecture04):
+    series = np.array([4.0, 6.0, 5.0])
+    assert lecture04["exponentially_weighted_average"](series, 0.98, bias_correction=True)[0] == pytest.approx(4.0)
+
+
+def test_inline_softmax_regression_gradients_are_right(lecture04):
+    rng = np.random.default_rng(2)
+    X, y = rng.normal(size=(7, 5)), rng.integers(0, 3, size=7)
+    params = {"W": rng.normal(size=(3, 5)), "b": rng.normal(size=3)}
+    _, grads = lecture04["softmax_regression"](params, X, y)
+    for name in params:
+        numeric = numerical_gradient(lambda _: lecture04["softmax_regression"](params, X, y)[0], params[name])
+        assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+# ----------------------------------------------------------------------------- lecture 05
+
+ADAM_CLASSES = ("TextbookAdam", "EfficientAdam", "AdamNoBiasCorrection", "AdamEpsInsideSqrt", "AdamPlusEqualsAverage")
+
+
+@pytest.fixture(scope="module")
+def lecture05():
+    return load_definitions("05_optimizers.ipynb", "nesterov_lookahead", *ADAM_CLASSES)
+
+
+@pytest.mark.parametrize("problem", [problems.ELLIPSE, problems.ROSENBROCK, problems.QUADRATIC])
+@pytest.mark.parametrize("lr, momentum", [(0.1, 0.9), (1e-3, 0.5), (0.05, 0.0)])
+def test_nesterov_lookahead_points_are_the_dlcourse_nesterov_path(lecture05, problem, lr, momentum):
+    """The look-ahead form's θ + μv is exactly the variable-transformed form's stored parameter."""
+    if problem is problems.ROSENBROCK:
+        lr = min(lr, 1e-3)
+    thetas, lookaheads = lecture05["nesterov_lookahead"](problem.gradient, problem.start, lr, momentum, 100)
+    library = problems.run(optim.Nesterov(lr=lr, momentum=momentum), problem, 100)
+    assert thetas.shape == library.shape
+    assert_allclose(lookaheads, library, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("cls", ADAM_CLASSES)
+def test_inline_adams_are_optimizers_that_validate_their_learning_rate(lecture05, cls):
+    assert issubclass(lecture05[cls], optim.Optimizer)
+    with pytest.raises(ValueError):
+        lecture05[cls](lr=-1.0)
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"lr": 0.05, "beta1": 0.5, "beta2": 0.99, "eps": 1e-6}])
+def test_textbook_adam_matches_dlcourse_adam(lecture05, kwargs):
+    mine = run_dict(lecture05["TextbookAdam"](**kwargs), SHAPES, 300)
+    ref = run_dict(optim.Adam(**kwargs), SHAPES, 300)
+    for t, (a, b) in enumerate(zip(mine, ref)):
+        for name in SHAPES:
+            assert_allclose(a[name], b[name], rtol=1e-10, atol=1e-12, err_msg=f"step {t + 1}, {name}")
+
+
+def test_textbook_adam_path_on_rosenbrock_matches_dlcourse(lecture05):
+    mine = problems.run(lecture05["TextbookAdam"](lr=0.05), problems.ROSENBROCK, 2000)
+    assert_allclose(mine, problems.run(optim.Adam(lr=0.05), problems.ROSENBROCK, 2000), rtol=1e-9, atol=1e-12)
+
+
+def test_efficient_adam_matches_dlcourse_adam_up_to_eps(lecture05):
+    """The step-size form α·√(1−β2ᵗ)/(1−β1ᵗ) is Adam, up to where eps sits."""
+    mine = run_dict(lecture05["EfficientAdam"](lr=0.01), SHAPES, 300)
+    ref = run_dict(optim.Adam(lr=0.01), SHAPES, 300)
+    for name in SHAPES:
+        assert_allclose(mine[-1][name], ref[-1][name], rtol=1e-6, atol=1e-7)
+
+
+def test_efficient_adam_equals_adam_exactly_when_eps_is_rescaled(lecture05):
+    """With ε̂ = ε·√(1−β2ᵗ) the two forms are algebraically identical; check the first step."""
+    g, eps, lr = np.array([1e-6, -3e-7]), 1e-6, 0.1
+    a = {"w": np.zeros(2)}
+    lecture05["EfficientAdam"](lr=lr, eps=eps * np.sqrt(1 - 0.999)).update(a, {"w": g})
+    b = {"w": np.zeros(2)}
+    optim.Adam(lr=lr, eps=eps).update(b, {"w": g})
+    assert_allclose(a["w"], b["w"], rtol=1e-12)
+
+
+def test_no_bias_correction_first_step_is_the_3_16_bound(lecture05):
+    """Without correction the first step is lr·(1−β1)/√(1−β2) ≈ 3.16·lr per coordinate."""
+    params = {"w": np.zeros(3)}
+    lecture05["AdamNoBiasCorrection"](lr=0.1).update(params, {"w": np.array([2.0, -5.0, 0.3])})
+    assert_allclose(np.abs(params["w"]), 0.1 * 0.1 / np.sqrt(0.001), rtol=1e-5)   # up to eps
+    reference = {"w": np.zeros(3)}
+    optim.Adam(lr=0.1).update(reference, {"w": np.array([2.0, -5.0, 0.3])})
+    assert_allclose(np.abs(reference["w"]), 0.1, rtol=1e-6)
+
+
+def test_eps_inside_sqrt_only_differs_for_small_gradients(lecture05):
+    big = run_dict(lecture05["AdamEpsInsideSqrt"](lr=0.01), SHAPES, 50)
+    ref = run_dict(optim.Adam(lr=0.01), SHAPES, 50)
+    assert_allclose(big[-1]["W"], ref[-1]["W"], rtol=1e-6, atol=1e-8)
+    tiny, tiny_ref = ({"w": np.zeros(1)} for _ in range(2))
+    lecture05["AdamEpsInsideSqrt"](lr=0.1).update(tiny, {"w": np.array([1e-5])})
+    optim.Adam(lr=0.1).update(tiny_ref, {"w": np.array([1e-5])})
+    assert abs(tiny["w"][0]) < 0.2 * abs(tiny_ref["w"][0])
+
+
+def test_plus_equals_average_grows_the_first_moment_geometrically(lecture05):
+    opt = lecture05["AdamPlusEqualsAverage"](lr=1e-3)
+    params, g = {"w": np.zeros(1)}, {"w": np.ones(1)}
+    opt.update(params, g)
+    opt.update(params, g)
+    m1 = 0.1
+    assert opt.state["w"]["m"][0] == pytest.approx((1 + 0.9) * m1 + 0.1 * 1.0)
+    correct = lecture05["TextbookAdam"](lr=1e-3)
+    correct.update({"w": np.zeros(1)}, g)
+    correct.update({"w": np.zeros(1)}, g)
+    assert correct.state["w"]["m"][0] == pytest.approx(0.9 * m1 + 0.1)
+
+
+# ----------------------------------------------------------------------------- lecture 06
+
+
+@pytest.fixture(scope="module")
+def lecture06():
+    return load_definitions("06_learning_rates.ipynb", "AdamAblation", "lbfgs", "rosenbrock_hessian",
+                            "logistic", "mlp", "mlp_init", "train")
+
+
+@pytest.mark.parametrize("beta2", [0.999, 0.9999])
+def test_adam_ablation_with_correction_is_dlcourse_adam(lecture06, beta2):
+    mine = run_dict(lecture06["AdamAblation"](lr=0.03, beta2=beta2), SHAPES, 200)
+    ref = run_dict(optim.Adam(lr=0.03, beta2=beta2), SHAPES, 200)
+    for name in SHAPES:
+        assert_allclose(mine[-1][name], ref[-1][name], rtol=1e-10, atol=1e-12)
+
+
+def test_adam_ablation_without_correction_is_lecture05s_no_bias_correction_mistake(lecture05, lecture06):
+    """Lecture 06's switch and lecture 05's buggy subclass are the same algorithm."""
+    mine = run_dict(lecture06["AdamAblation"](lr=0.03, beta2=0.9999, bias_correction=False), SHAPES, 100)
+    bug = run_dict(lecture05["AdamNoBiasCorrection"](lr=0.03, beta2=0.9999), SHAPES, 100)
+    for name in SHAPES:
+        assert_allclose(mine[-1][name], bug[-1][name], rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("problem", [problems.ROSENBROCK, problems.ELLIPSE, problems.QUADRATIC])
+def test_inline_lbfgs_reaches_the_minimum(lecture06, problem):
+    path = lecture06["lbfgs"](problem, steps=200)
+    assert_allclose(path[-1], problem.minimum, atol=1e-6)
+    values = [problem.value(p) for p in path]
+    assert all(b <= a + 1e-12 for a, b in zip(values, values[1:])), "the line search must never go uphill"
+
+
+@pytest.mark.parametrize("point", [(-1.5, 2.0), (0.3, -0.2), (1.0, 1.0)])
+def test_inline_rosenbrock_hessian_is_the_jacobian_of_the_gradient(lecture06, point):
+    xy = np.array(point)
+    numeric = np.column_stack([
+        (problems.ROSENBROCK.gradient(xy + h) - problems.ROSENBROCK.gradient(xy - h)) / 2e-6
+        for h in (np.array([1e-6, 0.0]), np.array([0.0, 1e-6]))
+    ])
+    assert_allclose(lecture06["rosenbrock_hessian"](*xy), numeric, rtol=1e-6, atol=1e-4)
+
+
+@pytest.mark.parametrize("keep_prob", [1.0, 0.5])
+def test_inline_mlp_gradients_are_right(lecture06, keep_prob):
+    """Backprop through ReLU and inverted dropout (the same mask on every call) matches finite differences."""
+    rng = np.random.default_rng(4)
+    params = lecture06["mlp_init"](rng)
+    X, y = rng.normal(size=(6, params["W1"].shape[1])), rng.integers(0, params["W2"].shape[0], size=6)
+
+    def loss_and_grads():
+        return lecture06["mlp"](params, X, y, rng=np.random.default_rng(9), keep_prob=keep_prob)
+
+    _, grads = loss_and_grads()
+    for name in ("W2", "b2", "b1"):
+        numeric = numerical_gradient(lambda _: loss_and_grads()[0], params[name], h=1e-6)
+        assert_allclose(grads[name], numeric, rtol=1e-4, atol=1e-7, err_msg=name)
+
+
+def test_inline_logistic_gradients_are_right(lecture06):
+    rng = np.random.default_rng(5)
+    params = {"W": rng.normal(size=(4, 20)), "b": rng.normal(size=4)}
+    X, y = rng.normal(size=(5, 20)), rng.integers(0, 4, size=5)
+    _, grads = lecture06["logistic"](params, X, y)
+    for name in params:
+        numeric = numerical_gradient(lambda _: lecture06["logistic"](params, X, y)[0], params[name])
+        assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-9, err_msg=name)
+
+
+def test_train_sets_the_learning_rate_from_the_schedule_every_epoch(lecture06):
+    from dlcourse import schedules
+
+    seen = []
+    opt = optim.SGD(lr=1.0)
+    lecture06["train"](lecture06["logistic"], lambda rng: {"W": np.zeros((4, 20)), "b": np.zeros(4)}, opt,
+                       epochs=3, batch_size=500, schedule=schedules.step_decay(0.4, 0.5, 1),
+                       callback=lambda params, step: seen.append(opt.lr))
+    assert seen == [0.4] * 3 + [0.2] * 3 + [0.1] * 3
