@@ -1,0 +1,90 @@
+"""Command line: ``python -m autograder grade ...`` and ``python -m autograder demo``.
+
+    python -m autograder grade [--course assignments] [--assignment optimizers]
+        (--submissions DIR | --zip FILE) [--roster roster.csv] [--out grading]
+        [--workers N] [--timeout S] [--cell-timeout S]
+        [--executor process|dask --scheduler ADDR]
+
+writes OUT/grades.csv (one row per rostered student, always), OUT/feedback/<student>/<assignment>/
+<notebook>.html, OUT/report.html (class report), OUT/gradebook.db (merged nbgrader gradebook)
+and OUT/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+
+def _grade_parser(sub) -> None:
+    p = sub.add_parser("grade", help="grade a class of submissions")
+    p.add_argument("--course", default="assignments", help="nbgrader course root (default: assignments)")
+    p.add_argument("--assignment", default="optimizers", help="assignment name (default: optimizers)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--submissions", metavar="DIR", help="nbgrader layout: DIR/<student>/<assignment>/*.ipynb")
+    src.add_argument("--zip", metavar="FILE", help="LMS download zip (nbgrader zip_collect file naming)")
+    p.add_argument("--zip-regexp", default=None,
+                   help="regular expression for zip member names, with (?P<student_id>...) and "
+                        "(?P<file_id>...), optionally (?P<timestamp>...)")
+    p.add_argument("--roster", metavar="CSV", help="roster CSV with an 'id' column (nbgrader format)")
+    p.add_argument("--out", default="grading", help="output folder (default: grading)")
+    p.add_argument("--workers", type=int, default=None, help="parallel grading workers (default: cpu count)")
+    p.add_argument("--timeout", type=int, default=300, help="wall-clock limit per submission, seconds")
+    p.add_argument("--cell-timeout", type=int, default=60, help="limit per notebook cell, seconds")
+    p.add_argument("--memory", type=int, default=3072, help="address-space limit per student kernel, MB")
+    p.add_argument("--executor", choices=("process", "dask"), default="process")
+    p.add_argument("--scheduler", metavar="ADDR", help="dask scheduler address, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--checks", default="autograder.checks", help=argparse.SUPPRESS)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def print_summary(summary, file=sys.stdout) -> None:
+    rows = summary.results
+    width = max([len(r["student_id"]) for r in rows] + [7])
+    print(f"{'student':<{width}}  {'score':>9}  {'status':<9}  flags", file=file)
+    for r in rows:
+        flags = ",".join(sorted({f[0] for f in r.get("flags", [])}))
+        print(f"{r['student_id']:<{width}}  {r['score']:>4g}/{r['max_score']:<4g}  {r['status']:<9}  {flags}", file=file)
+    n = len(rows)
+    mean = sum(r["score"] for r in rows) / n if n else 0
+    print(f"\n{n} students, mean {mean:.2f}, {sum(1 for r in rows if r['flags'])} flagged, "
+          f"{summary.seconds:.1f} s", file=file)
+    print(f"grades:    {summary.grades_csv}", file=file)
+    print(f"report:    {summary.report}", file=file)
+    print(f"feedback:  {os.path.join(summary.out, 'feedback')}", file=file)
+    print(f"gradebook: {summary.gradebook}", file=file)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _grade_parser(sub)
+    d = sub.add_parser("demo", help="build a sample class of synthetic students and grade it")
+    d.add_argument("--out", default="demo-output")
+    d.add_argument("--students", type=int, default=40)
+    d.add_argument("--workers", type=int, default=None)
+    d.add_argument("--course", default="assignments")
+    d.add_argument("--assignment", default="optimizers")
+    args = parser.parse_args(argv)
+    if args.command == "demo":
+        from autograder.classgrade import demo
+        return demo.main(out=args.out, students=args.students, workers=args.workers,
+                         course=args.course, assignment=args.assignment)
+    from autograder.classgrade import collect, runner
+    try:
+        summary = runner.grade_class(
+            course=args.course, assignment=args.assignment, out=args.out, submissions=args.submissions,
+            zip_path=args.zip, roster=args.roster, workers=args.workers, timeout=args.timeout,
+            cell_timeout=args.cell_timeout, executor=args.executor, scheduler=args.scheduler,
+            checks=args.checks, zip_regexp=args.zip_regexp or collect.DEFAULT_ZIP_REGEXP,
+            progress=not args.no_progress, memory_mb=args.memory)
+    except (FileNotFoundError, ValueError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_summary(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

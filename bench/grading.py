@@ -1,0 +1,126 @@
+"""Benchmark: grade one sample class with plain ``nbgrader autograde`` and with the class command.
+
+    .venv/bin/python bench/grading.py [--students 40] [--workers N] [--keep DIR]
+
+Builds the demo class without its hostile members (perfect answers, every catalogued mistake,
+partial attempts), then, in one run:
+
+1. plain nbgrader: a course copy, ``nbgrader generate_assignment`` (set-up, not timed), then
+   ``nbgrader autograde optimizers --force`` over all students: one sequential CLI process;
+2. ``python -m autograder grade --workers N`` on the same submissions: parallel, sandboxed,
+   with the out-of-kernel check, feedback for every student, grades.csv and the class report;
+3. a bare kernel start (start a python3 kernel, run ``pass``, shut down), the floor per submission.
+
+Prints both wall times, the ratio, the per-submission time and its overhead beyond a bare
+kernel start, and where the command's time goes (from its results.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def bare_kernel_start(repeat: int = 3) -> float:
+    import nbformat
+    from nbclient import NotebookClient
+    times = []
+    for _ in range(repeat):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("pass")])
+        t = time.perf_counter()
+        NotebookClient(nb, kernel_name="python3").execute()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--students", type=int, default=40)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--course", default=os.path.join(ROOT, "assignments"))
+    ap.add_argument("--assignment", default="optimizers")
+    ap.add_argument("--keep", help="work in this folder and keep it")
+    args = ap.parse_args()
+    from autograder.classgrade import demo, runner
+    runner.venv_on_path()
+    work = args.keep or tempfile.mkdtemp(prefix="bench-grading-")
+    os.makedirs(work, exist_ok=True)
+    print(f"building a class of {args.students} students (no hostile ones) in {work} ...", flush=True)
+    submitted, roster, plan = demo.build_class(args.course, args.assignment, os.path.join(work, "class"),
+                                               args.students, hostile=False)
+    n = len([d for d in os.listdir(submitted)])
+
+    # -- 1. plain nbgrader -------------------------------------------------------------------
+    plain = os.path.join(work, "plain")
+    shutil.rmtree(plain, ignore_errors=True)
+    os.makedirs(os.path.join(plain, "source"))
+    shutil.copytree(os.path.join(args.course, "source", args.assignment),
+                    os.path.join(plain, "source", args.assignment))
+    if os.path.exists(os.path.join(args.course, "nbgrader_config.py")):
+        shutil.copy(os.path.join(args.course, "nbgrader_config.py"), plain)
+    shutil.copytree(submitted, os.path.join(plain, "submitted"))
+    nbgrader = [sys.executable, "-m", "nbgrader"]
+    subprocess.run(nbgrader + ["generate_assignment", args.assignment, "--force"], cwd=plain, check=True,
+                   capture_output=True)
+    print(f"plain nbgrader autograde, {n} students, sequential ...", flush=True)
+    t = time.perf_counter()
+    p = subprocess.run(nbgrader + ["autograde", args.assignment, "--force"], cwd=plain, capture_output=True, text=True)
+    t_plain = time.perf_counter() - t
+    if p.returncode != 0:
+        print("plain nbgrader failed:", p.stderr[-2000:])
+
+    # -- 2. the class command ----------------------------------------------------------------
+    out = os.path.join(work, "command")
+    print(f"python -m autograder grade --workers {args.workers} ...", flush=True)
+    t = time.perf_counter()
+    c = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", args.course, "--assignment",
+                        args.assignment, "--submissions", submitted, "--roster", roster, "--out", out,
+                        "--workers", str(args.workers), "--no-progress"], cwd=ROOT, capture_output=True, text=True)
+    t_cmd = time.perf_counter() - t
+    if c.returncode != 0:
+        print("command failed:", c.stderr[-2000:])
+        return 1
+
+    # -- 3. the floor ------------------------------------------------------------------------
+    bare = bare_kernel_start()
+
+    with open(os.path.join(out, "results.json")) as fh:
+        results = json.load(fh)["results"]
+    timings = [r["timings"] for r in results if r.get("timings")]
+
+    def mean(key):
+        vals = [tm[key] for tm in timings if key in tm]
+        return statistics.mean(vals) if vals else 0.0
+
+    print()
+    print(f"students                          {n}")
+    print(f"cores / workers                   {os.cpu_count()} / {args.workers}")
+    print(f"plain nbgrader autograde          {t_plain:7.1f} s   ({t_plain / n:.2f} s per submission)")
+    print(f"python -m autograder grade        {t_cmd:7.1f} s   ({t_cmd / n:.2f} s per submission, wall)")
+    print(f"speed-up                          {t_plain / t_cmd:7.2f} x")
+    print(f"bare kernel start                 {bare:7.2f} s")
+    print(f"overhead beyond a kernel start    plain {t_plain / n - bare:.2f} s/submission (sequential);"
+          f" command {t_cmd * args.workers / n - bare:.2f} s/submission of worker time")
+    print("command, mean per submission inside a worker:")
+    print(f"  nbgrader autograde (sandboxed kernel)   {mean('autograde'):.2f} s")
+    print(f"  out-of-kernel probe + comparison        {mean('probe'):.2f} s")
+    print(f"  feedback HTML                           {mean('feedback'):.2f} s")
+    print(f"  total                                   {mean('total'):.2f} s")
+    print(f"  fixed cost (template, workers, report)  {t_cmd - mean('total') * n / args.workers:.1f} s")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""Hostile and broken submissions: each gets the right score, a flag, and harms nobody else.
+
+One class holding every kind of hostile submission (plus a control student) is packed into an
+LMS zip and graded ONCE by ``python -m autograder grade`` (module-scoped fixture, 2 workers);
+each test then checks one student's row. The control student's notebook is also graded alone
+in a clean run: its grade must be the same in both.
+
+Scores are stated as "full marks minus the parts the submission breaks", with the points read
+from the assignment, so the expectations hold when the assignment's weights change.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import nbformat
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COURSE = os.path.join(ROOT, "assignments")
+ASSIGNMENT = "optimizers"
+SOURCE_NB = os.path.join(COURSE, "source", ASSIGNMENT, ASSIGNMENT + ".ipynb")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(SOURCE_NB), reason="the optimizers assignment is not built")
+
+LEAK_PROBE = '''
+import os, glob
+_targets = [{source!r}, {solutions!r}, os.path.join(os.getcwd(), "..", "..", "..", "gradebook.db"),
+            os.path.join(os.getcwd(), "..", "..", "..", "source"), {zip!r}, {out_feedback!r}]
+_leaked = []
+for _p in _targets:
+    try:
+        if os.path.isdir(_p):
+            if os.listdir(_p):
+                _leaked.append(_p)
+        else:
+            with open(_p, "rb") as _fh:
+                if _fh.read(64):
+                    _leaked.append(_p)
+    except Exception:
+        pass
+print("LEAKED", _leaked)
+'''
+
+WRITE_PROBE = '''
+import os
+_wrote = []
+for _p in [os.path.join(os.getcwd(), "..", "..", "..", "gradebook.db"), {control_feedback!r},
+           {zip!r}, os.path.join({out!r}, "grades.csv")]:
+    try:
+        with open(_p, "ab") as _fh:
+            _fh.write(b"x")
+        _wrote.append(_p)
+    except Exception:
+        pass
+print("WROTE", _wrote)
+'''
+
+
+def _stub(release, gid):
+    for c in release.cells:
+        if ((c.get("metadata") or {}).get("nbgrader") or {}).get("grade_id") == gid:
+            return c.source
+    raise KeyError(gid)
+
+
+def _cells_by_id(nb):
+    return {((c.get("metadata") or {}).get("nbgrader") or {}).get("grade_id"): c for c in nb.cells}
+
+
+def build_hostile(tmp):
+    """The hostile class: {student: (notebook bytes or None, expectation)} and the zip."""
+    from autograder.classgrade import runner, synth
+    template = runner.prepare_template(COURSE, ASSIGNMENT, str(tmp / "pre"))
+    release = nbformat.read(os.path.join(template, "release", ASSIGNMENT, ASSIGNMENT + ".ipynb"), as_version=4)
+    fills = synth.solution_fills(SOURCE_NB)
+    out = str(tmp / "out")
+    zpath = str(tmp / "class.zip")
+    paths = dict(source=SOURCE_NB, solutions=os.path.join(ROOT, "solutions"), zip=zpath,
+                 out=out, out_feedback=os.path.join(out, "feedback"),
+                 control_feedback=os.path.join(out, "feedback", "control", ASSIGNMENT, ASSIGNMENT + ".ipynb"))
+    def nb(changes=None, append=None, edit=None):
+        merged = dict(fills)
+        merged.update(changes or {})
+        return synth.student_notebook(release, merged, append, edit)
+
+    def with_(gid, extra, before=False):
+        return {gid: (extra + "\n" + fills[gid]) if before else (fills[gid] + "\n" + extra)}
+
+    stubs = {gid: _stub(release, gid) for gid in fills}
+    import inspect
+    from dlcourse import optim
+    rms_copy = inspect.getsource(optim.RMSprop)
+
+    def del_test(nb_):
+        nb_.cells = [c for c in nb_.cells if synth.grade_id(c) != "test_adam"]
+
+    def edit_test(nb_):
+        _cells_by_id(nb_)["test_sgd"].source = "print('all good')"
+
+    def edit_points(nb_):
+        _cells_by_id(nb_)["test_ewma"].metadata["nbgrader"]["points"] = 1000
+
+    adam_raises = fills["adam"].replace("for name, p in params.items():",
+                                        "raise ValueError('oops')\n        for name, p in params.items():", 1)
+    adam_nan = fills["adam"].replace("for name, p in params.items():",
+                                     "for name, p in params.items():\n            p[...] = np.nan\n            continue", 1)
+    sgd_new = ("class SGD(Optimizer):\n    def __init__(self, lr=0.01):\n        super().__init__(lr)\n\n"
+               "    def update(self, params, grads):\n"
+               "        return {k: p - self.lr * grads[k] for k, p in params.items()}\n")
+    momentum_loop = fills["momentum"].replace("for name, p in params.items():",
+                                              "while True:\n            pass\n        for name, p in params.items():", 1)
+    assert momentum_loop != fills["momentum"] and adam_raises != fills["adam"] and adam_nan != fills["adam"]
+    everything_stub = dict(stubs)
+    obfuscated_patch = ('_m = __import__("sys").modules["autograder.res" + "ult"]\n'
+                        '_m.CheckResult.assert_passed = lambda self: print("PASSED")\n')
+    all_parts = None   # every part loses its points
+    TEST_IDS = [synth.grade_id(c) for c in release.cells
+                if ((c.get("metadata") or {}).get("nbgrader") or {}).get("grade") and c.cell_type == "code"]
+    cases = {
+        # student: (notebook, parts that lose their points (grade ids of tests) or all_parts, flags expected, status)
+        "control": (nb(), [], [], "graded"),
+        "loop-in-update": (nb({"momentum": momentum_loop}), ["test_momentum"], ["timeout"], "graded"),
+        "loop-at-top": (nb(with_("sgd", "while True:\n    pass", before=True)), ["test_sgd"], ["timeout"], "graded"),
+        "sys-exit": (nb(with_("cosine", "import sys\nsys.exit(0)")), all_parts, ["tampering"], "graded"),
+        "os-exit": (nb(with_("cosine", "import os\nos._exit(1)")), all_parts, ["tampering", "crash"], "crashed"),
+        "kernel-crash-hidden": (nb(with_("cosine", 'import os\ngetattr(os, "ki" + "ll")(os.getpid(), 9)')),
+                                ["test_cosine"], ["crash"], "crashed"),
+        "memory-bomb": (nb(with_("adagrad", "_hog = []\nwhile True:\n    _hog.append(bytearray(200_000_000))",
+                                 before=True)), ["test_adagrad"], [], "graded"),
+        "output-flood": (nb(with_("ewma", "for _i in range(300000):\n    print('flood', _i)")), [], [], "graded"),
+        "syntax-error": (nb({"sgd": "class SGD(Optimizer)\n    pass\n"}), ["test_sgd"], ["suspicious"], "graded"),
+        "deleted-test": (nb(edit=del_test), [], ["edited-test"], "graded"),
+        "edited-test": (nb(edit=edit_test), [], ["edited-test"], "graded"),
+        "changed-points": (nb(edit=edit_points), [], ["edited-test"], "graded"),
+        "patch-numpy": (nb(with_("ewma", "np.allclose = lambda *a, **k: True\n"
+                                 "np.testing.assert_allclose = lambda *a, **k: None")), all_parts, ["tampering"], "graded"),
+        # breaks the kernel itself (ipykernel calls isinstance): the submission limit stops it
+        "patch-builtins": (nb(with_("ewma", "import builtins\nbuiltins.isinstance = lambda *a: True")),
+                           all_parts, ["tampering", "timeout"], "timeout"),
+        "patch-autograder": (nb(dict(everything_stub, ewma=fills["ewma"] + "\nimport autograder.result\n"
+                                     "autograder.result.CheckResult.assert_passed = lambda self: None")),
+                             all_parts, ["tampering"], "graded"),
+        # evades the static scan; the out-of-kernel check takes every part it faked (the honest
+        # EWMA keeps its points)
+        "patch-obfuscated": (nb(dict(everything_stub, ewma=fills["ewma"] + "\n" + obfuscated_patch)),
+                             [t for t in TEST_IDS if t != "test_ewma"], ["tampering"], "graded"),
+        "redefine-check": (nb(dict(everything_stub, ewma=fills["ewma"] + "\nclass _R:\n    def assert_passed(self):\n"
+                                   "        print('PASSED')\n\ndef check_optimizer(*a, **k):\n    return _R()\n")),
+                           all_parts, ["tampering"], "graded"),
+        "subclass-reference": (nb({"adam": "from dlcourse.optim import Adam as _RefAdam\n\n\nclass Adam(_RefAdam):\n    pass\n"}),
+                               ["test_adam"], ["copying"], "graded"),
+        "import-reference": (nb({"nadam": "from dlcourse import optim as _o\nNadam = _o.Nadam\n"}),
+                             ["test_nadam"], ["copying"], "graded"),
+        "copy-reference-source": (nb({"rmsprop": rms_copy}), ["test_rmsprop"], ["copying"], "graded"),
+        # evades the static scan (only "suspicious"); earns nothing: the out-of-kernel check runs
+        # without the reference library, so the class cannot be the reference there
+        "reference-obfuscated": (nb({"adam": 'Adam = getattr(__import__("dlcourse.op" + "tim", fromlist=["x"]), "Ad" + "am")'}),
+                                 ["test_adam"], ["suspicious"], "graded"),
+        "read-solution": (nb(with_("ewma", f"_s = open({SOURCE_NB!r}).read()")), all_parts, ["tampering"], "graded"),
+        # the scan sees "gradebook.db"; the sandbox independently stops every read and write
+        # (checked on the notebook's printed output below)
+        "read-disk-dynamic": (nb(with_("cosine", LEAK_PROBE.format(**paths))), all_parts, ["tampering"], "graded"),
+        "write-disk-dynamic": (nb(with_("cosine", WRITE_PROBE.format(**paths))), all_parts, ["tampering"], "graded"),
+        "update-raises": (nb({"adam": adam_raises}), ["test_adam"], [], "graded"),
+        "update-nan": (nb({"adam": adam_nan}), ["test_adam"], [], "graded"),
+        "update-returns-new": (nb({"sgd": sgd_new}), ["test_sgd"], [], "graded"),
+        "empty-notebook": (nbformat.v4.new_notebook(), all_parts, ["empty"], "invalid"),
+        "other-assignment": (None, all_parts, ["foreign-notebook"], "invalid"),
+        "other-content": (nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]),
+                          all_parts, ["foreign-notebook"], "invalid"),
+        "not-a-notebook": (b"\x00\x01 this is not json", all_parts, ["not-a-notebook"], "invalid"),
+        "two-submissions": (nb(), [], ["duplicate"], "graded"),
+        "missing": (None, all_parts, ["missing"], "missing"),
+    }
+    ts = "2026-11-30-12-00-00"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for sid, (book, *_rest) in cases.items():
+            name = f"{ASSIGNMENT}_{sid}_attempt_{ts}_{ASSIGNMENT}.ipynb"
+            if sid == "missing":
+                continue
+            if sid == "other-assignment":
+                zf.writestr(f"{ASSIGNMENT}_{sid}_attempt_{ts}_ewma_basics.ipynb", nbformat.writes(nb()))
+                continue
+            if isinstance(book, bytes):
+                zf.writestr(name, book)
+                continue
+            zf.writestr(name, nbformat.writes(book))
+            if sid == "two-submissions":   # an older, empty attempt: the latest one must be graded
+                old = nb(dict(everything_stub))
+                zf.writestr(f"{ASSIGNMENT}_{sid}_attempt_2026-11-29-09-00-00_{ASSIGNMENT}.ipynb", nbformat.writes(old))
+        zf.writestr(f"{ASSIGNMENT}_stranger_attempt_{ts}_{ASSIGNMENT}.ipynb", nbformat.writes(nb()))
+        zf.writestr("README.txt", "not a submission")
+    roster = str(tmp / "roster.csv")
+    with open(roster, "w") as fh:
+        fh.write("id,first_name,last_name,email\n")
+        for sid in cases:
+            fh.write(f"{sid},First,Last,{sid}@example.edu\n")
+    control = tmp / "control-only"
+    synth.write_submission(str(control), "control", ASSIGNMENT, ASSIGNMENT, nb())
+    return cases, zpath, roster, out, str(control)
+
+
+def _run(args, cwd):
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", COURSE,
+                           "--assignment", ASSIGNMENT, "--no-progress"] + args,
+                          cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
+
+
+@pytest.fixture(scope="module")
+def hostile(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("hostile")
+    cases, zpath, roster, out, control_dir = build_hostile(tmp)
+    zip_hash = hashlib.sha256(open(zpath, "rb").read()).hexdigest()
+    proc = _run(["--zip", zpath, "--roster", roster, "--out", out, "--workers", "2",
+                 "--cell-timeout", "10", "--timeout", "60"], cwd=str(tmp))
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    clean_out = str(tmp / "clean")
+    clean = _run(["--submissions", control_dir, "--out", clean_out, "--workers", "1"], cwd=str(tmp))
+    assert clean.returncode == 0, clean.stderr[-3000:]
+    with open(os.path.join(out, "results.json")) as fh:
+        data = json.load(fh)
+    with open(os.path.join(out, "grades.csv"), newline="") as fh:
+        rows = {r["student_id"]: r for r in csv.DictReader(fh)}
+    with open(os.path.join(clean_out, "results.json")) as fh:
+        clean_data = json.load(fh)
+    return {"cases": cases, "results": {r["student_id"]: r for r in data["results"]}, "tests": data["tests"],
+            "rows": rows, "out": out, "zip": zpath, "zip_hash": zip_hash, "stdout": proc.stdout,
+            "clean": {r["student_id"]: r for r in clean_data["results"]}}
+
+
+CASES = ["control", "loop-in-update", "loop-at-top", "sys-exit", "os-exit", "kernel-crash-hidden", "memory-bomb",
+         "output-flood", "syntax-error", "deleted-test", "edited-test", "changed-points", "patch-numpy",
+         "patch-builtins", "patch-autograder", "patch-obfuscated", "redefine-check", "subclass-reference",
+         "import-reference", "copy-reference-source", "reference-obfuscated", "read-solution", "read-disk-dynamic", "write-disk-dynamic",
+         "update-raises", "update-nan", "update-returns-new", "empty-notebook", "other-assignment",
+         "other-content", "not-a-notebook", "two-submissions", "missing"]
+
+
+@pytest.mark.parametrize("student", CASES)
+def test_each_hostile_submission_gets_its_expected_score_status_and_flags(hostile, student):
+    """Full marks minus exactly the parts the submission breaks; flagged with the reason."""
+    _, lost, flags, status = hostile["cases"][student]
+    r = hostile["results"][student]
+    points = {t["grade_id"]: t["points"] for t in hostile["tests"]}
+    total = sum(points.values())
+    expected = 0.0 if lost is None else total - sum(points[g] for g in lost)
+    kinds = {f[0] for f in r["flags"]}
+    assert r["score"] == pytest.approx(expected), (r["score"], r["flags"], r["cells"])
+    assert r["status"] == status, (r["status"], r["flags"])
+    for kind in flags:
+        assert kind in kinds, (kind, r["flags"])
+    if not flags and student != "control":
+        assert not kinds & {"tampering", "copying"}, r["flags"]
+
+
+def test_the_control_student_grades_as_in_a_clean_run(hostile):
+    """Nothing the hostile students did changes the control student's grade."""
+    r, clean = hostile["results"]["control"], hostile["clean"]["control"]
+    assert r["score"] == clean["score"] == clean["max_score"]
+    assert {g: c["score"] for g, c in r["cells"].items()} == {g: c["score"] for g, c in clean["cells"].items()}
+    assert r["flags"] == [] and clean["flags"] == []
+
+
+def test_every_rostered_student_has_exactly_one_row_and_strangers_are_flagged(hostile):
+    rows = hostile["rows"]
+    for sid in CASES:
+        assert sid in rows, sid
+    assert "stranger" in rows and "not-on-roster" in rows["stranger"]["flags"]
+    assert rows["stranger"]["score"] == rows["control"]["score"]
+    assert rows["missing"]["score"] == "0" and rows["missing"]["reason"]
+
+
+def test_the_sandbox_hides_solutions_gradebooks_and_other_students(hostile):
+    """The kernel ran the leak probe: it could read none of the grader's files."""
+    text = _autograded_text(hostile, "read-disk-dynamic")
+    assert "LEAKED []" in text, text[-2000:]
+
+
+def test_the_sandbox_stops_writes_to_the_gradebook_and_other_students(hostile):
+    text = _autograded_text(hostile, "write-disk-dynamic")
+    assert "WROTE []" in text, text[-2000:]
+    assert hashlib.sha256(open(hostile["zip"], "rb").read()).hexdigest() == hostile["zip_hash"]
+
+
+def test_the_merged_gradebook_holds_every_graded_student(hostile):
+    import sqlite3
+    con = sqlite3.connect(os.path.join(hostile["out"], "gradebook.db"))
+    students = {r[0] for r in con.execute("select id from student")}
+    con.close()
+    graded = {sid for sid, r in hostile["results"].items() if r["status"] in ("graded", "crashed")}
+    assert graded - {"os-exit", "kernel-crash-hidden"} <= students
+
+
+def test_tampering_found_only_out_of_the_kernel_is_reported_as_such(hostile):
+    """The obfuscated patch passes every in-kernel test; the out-of-kernel check catches it."""
+    r = hostile["results"]["patch-obfuscated"]
+    assert any(c["in_kernel"] for c in r["cells"].values())
+    assert any("out-of-kernel" in why for kind, why in r["flags"] if kind == "tampering")
+
+
+def test_the_class_report_lists_the_flagged_submissions(hostile):
+    with open(os.path.join(hostile["out"], "report.html"), encoding="utf-8") as fh:
+        page = fh.read()
+    assert "data:image/png;base64," in page
+    for sid in ("patch-obfuscated", "loop-in-update", "subclass-reference", "missing"):
+        assert sid in page
+
+
+def _autograded_text(hostile, sid):
+    path = os.path.join(hostile["out"], "autograded", sid, ASSIGNMENT, ASSIGNMENT + ".ipynb")
+    nb = nbformat.read(path, as_version=4)
+    return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
