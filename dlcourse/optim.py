@@ -62,6 +62,7 @@ from numbers import Real
 
 import numpy as np
 
+from dlcourse._checks import check_decay, check_nonnegative, check_positive
 from dlcourse.ewma import bias_correction, ewma_update_
 
 __all__ = [
@@ -71,37 +72,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- checks
-def _check_real(name, value):
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
-def _check_positive(name, value):
-    value = _check_real(name, value)
-    if value <= 0.0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value
-
-
-def _check_nonnegative(name, value):
-    value = _check_real(name, value)
-    if value < 0.0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return value
-
-
-def _check_decay(name, value):
-    """A decay rate (beta1, beta2, rho, momentum) must lie in [0, 1)."""
-    value = _check_real(name, value)
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
-    return value
-
-
 def _is_finite(grad):
     """True if every entry of ``grad`` is finite; one cheap pass in the common case."""
     with np.errstate(over="ignore", invalid="ignore"):
@@ -161,7 +131,7 @@ class Optimizer:
     n_scratch = 1
 
     def __init__(self, lr):
-        self.lr = _check_positive("lr", lr)
+        self.lr = check_positive("lr", lr)
         self.state = {}       # name -> dict of this parameter's state
         self._scratch = {}    # name -> tuple of work arrays (not state: no memory)
 
@@ -327,7 +297,7 @@ class Momentum(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__(lr)
-        self.momentum = _check_decay("momentum", momentum)
+        self.momentum = check_decay("momentum", momentum)
 
     def _init_state(self, param):
         return _zeros(param, "velocity")
@@ -368,7 +338,7 @@ class Nesterov(Optimizer):
 
     def __init__(self, lr=0.01, momentum=0.9):
         super().__init__(lr)
-        self.momentum = _check_decay("momentum", momentum)
+        self.momentum = check_decay("momentum", momentum)
 
     def _init_state(self, param):
         return _zeros(param, "velocity")
@@ -404,7 +374,7 @@ class AdaGrad(Optimizer):
 
     def __init__(self, lr=0.01, eps=1e-8):
         super().__init__(lr)
-        self.eps = _check_positive("eps", eps)
+        self.eps = check_positive("eps", eps)
 
     def _init_state(self, param):
         return _zeros(param, "sum_squares")
@@ -437,8 +407,8 @@ class RMSprop(Optimizer):
 
     def __init__(self, lr=0.01, rho=0.99, eps=1e-8):
         super().__init__(lr)
-        self.rho = _check_decay("rho", rho)
-        self.eps = _check_positive("eps", eps)
+        self.rho = check_decay("rho", rho)
+        self.eps = check_positive("eps", eps)
 
     def _init_state(self, param):
         return _zeros(param, "square_avg")
@@ -475,8 +445,8 @@ class Adadelta(Optimizer):
 
     def __init__(self, lr=1.0, rho=0.9, eps=1e-6):
         super().__init__(lr)
-        self.rho = _check_decay("rho", rho)
-        self.eps = _check_positive("eps", eps)
+        self.rho = check_decay("rho", rho)
+        self.eps = check_positive("eps", eps)
 
     def _init_state(self, param):
         return _zeros(param, "square_avg", "delta_avg")
@@ -526,9 +496,9 @@ class Adam(Optimizer):
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(lr)
-        self.beta1 = _check_decay("beta1", beta1)
-        self.beta2 = _check_decay("beta2", beta2)
-        self.eps = _check_positive("eps", eps)
+        self.beta1 = check_decay("beta1", beta1)
+        self.beta2 = check_decay("beta2", beta2)
+        self.eps = check_positive("eps", eps)
 
     def _init_state(self, param):
         return {"step": 0, **_zeros(param, "first_moment", "second_moment")}
@@ -569,9 +539,9 @@ class AdaMax(Optimizer):
 
     def __init__(self, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(lr)
-        self.beta1 = _check_decay("beta1", beta1)
-        self.beta2 = _check_decay("beta2", beta2)
-        self.eps = _check_positive("eps", eps)
+        self.beta1 = check_decay("beta1", beta1)
+        self.beta2 = check_decay("beta2", beta2)
+        self.eps = check_positive("eps", eps)
 
     def _init_state(self, param):
         return {"step": 0, **_zeros(param, "first_moment", "inf_norm")}
@@ -622,10 +592,10 @@ class Nadam(Optimizer):
 
     def __init__(self, lr=2e-3, beta1=0.9, beta2=0.999, eps=1e-8, momentum_decay=4e-3):
         super().__init__(lr)
-        self.beta1 = _check_decay("beta1", beta1)
-        self.beta2 = _check_decay("beta2", beta2)
-        self.eps = _check_positive("eps", eps)
-        self.momentum_decay = _check_nonnegative("momentum_decay", momentum_decay)
+        self.beta1 = check_decay("beta1", beta1)
+        self.beta2 = check_decay("beta2", beta2)
+        self.eps = check_positive("eps", eps)
+        self.momentum_decay = check_nonnegative("momentum_decay", momentum_decay)
 
     def _init_state(self, param):
         return {"step": 0, **_zeros(param, "first_moment", "second_moment"), "mu_product": 1.0}
@@ -673,7 +643,7 @@ class AdamW(Adam):
 
     def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=1e-2):
         super().__init__(lr, beta1, beta2, eps)
-        self.weight_decay = _check_nonnegative("weight_decay", weight_decay)
+        self.weight_decay = check_nonnegative("weight_decay", weight_decay)
 
     def _update_parameter(self, param, grad, state, lr, scratch):
         param *= 1.0 - lr * self.weight_decay       # decoupled decay first ...

@@ -31,35 +31,14 @@ Goyal et al., *Accurate, large minibatch SGD*, 2017 (linear warm-up).
 from __future__ import annotations
 
 import math
-from numbers import Integral, Real
+from numbers import Integral
+
+from dlcourse._checks import check_nonnegative, check_positive, check_real
 
 __all__ = [
     "Schedule", "constant", "step_decay", "exponential", "power", "inverse_time",
     "inverse_sqrt", "piecewise", "cosine", "warmup",
 ]
-
-
-def _real(name, value):
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a real number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return value
-
-
-def _positive(name, value):
-    value = _real(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return value
-
-
-def _nonnegative(name, value):
-    value = _real(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    return value
 
 
 class Schedule:
@@ -75,7 +54,7 @@ class Schedule:
         self.arguments = arguments
 
     def __call__(self, epoch):
-        epoch = _real("epoch", epoch)
+        epoch = check_real("epoch", epoch)
         if epoch < 0:
             raise ValueError(f"epoch counts from 0, got {epoch!r}")
         return float(self.rule(epoch))
@@ -87,7 +66,7 @@ class Schedule:
 
 def constant(lr0):
     r"""The same rate every epoch: :math:`\eta_t = \eta_0` (``lr0``)."""
-    lr0 = _positive("lr0", lr0)
+    lr0 = check_positive("lr0", lr0)
     return Schedule("constant", lambda t: lr0, lr0=lr0)
 
 
@@ -98,8 +77,8 @@ def step_decay(lr0, factor=0.5, every=10):
     ``lr0``, :math:`f` = ``factor`` (0.5: halve), :math:`k` = ``every``.
     Like ``torch.optim.lr_scheduler.StepLR(step_size=every, gamma=factor)``.
     """
-    lr0 = _positive("lr0", lr0)
-    factor = _positive("factor", factor)
+    lr0 = check_positive("lr0", lr0)
+    factor = check_positive("factor", factor)
     if isinstance(every, bool) or not isinstance(every, Integral) or every < 1:
         raise ValueError(f"every must be a whole number of epochs >= 1, got {every!r}")
     return Schedule("step_decay", lambda t: lr0 * factor ** (t // every),
@@ -108,8 +87,8 @@ def step_decay(lr0, factor=0.5, every=10):
 
 def exponential(lr0, k):
     r"""Exponential decay :math:`\eta_t = \eta_0\, e^{-k t}` (``lr0``, ``k`` >= 0)."""
-    lr0 = _positive("lr0", lr0)
-    k = _nonnegative("k", k)
+    lr0 = check_positive("lr0", lr0)
+    k = check_nonnegative("k", k)
     return Schedule("exponential", lambda t: lr0 * math.exp(-k * t), lr0=lr0, k=k)
 
 
@@ -119,15 +98,15 @@ def power(lr0, base=0.95):
     With ``base=0.95`` this is the "0.95^epoch · η₀" rule of Ng's course; it equals
     :func:`exponential` with :math:`k = -\ln b`. Like torch's ``ExponentialLR(gamma=base)``.
     """
-    lr0 = _positive("lr0", lr0)
-    base = _positive("base", base)
+    lr0 = check_positive("lr0", lr0)
+    base = check_positive("base", base)
     return Schedule("power", lambda t: lr0 * base ** t, lr0=lr0, base=base)
 
 
 def inverse_time(lr0, decay):
     r"""Inverse-time decay :math:`\eta_t = \eta_0 / (1 + d\, t)` (``lr0``, :math:`d` = ``decay`` >= 0)."""
-    lr0 = _positive("lr0", lr0)
-    decay = _nonnegative("decay", decay)
+    lr0 = check_positive("lr0", lr0)
+    decay = check_nonnegative("decay", decay)
     return Schedule("inverse_time", lambda t: lr0 / (1.0 + decay * t), lr0=lr0, decay=decay)
 
 
@@ -137,7 +116,7 @@ def inverse_sqrt(k):
     Defined for :math:`t \ge 1`; epoch 0 uses :math:`t = 1` (so :math:`\eta_0 = k`)
     instead of dividing by zero.
     """
-    k = _positive("k", k)
+    k = check_positive("k", k)
     return Schedule("inverse_sqrt", lambda t: k / math.sqrt(max(t, 1.0)), k=k)
 
 
@@ -149,8 +128,8 @@ def piecewise(boundaries, values):
     ``piecewise([10, 20], [0.1, 0.01, 0.001])`` gives 0.1 for t < 10, 0.01 for
     10 <= t < 20, 0.001 from 20 on (like torch's ``MultiStepLR``).
     """
-    boundaries = [_nonnegative("boundary", b) for b in boundaries]
-    values = [_positive("value", v) for v in values]
+    boundaries = [check_nonnegative("boundary", b) for b in boundaries]
+    values = [check_positive("value", v) for v in values]
     if len(values) != len(boundaries) + 1:
         raise ValueError(
             f"piecewise needs one more value than boundaries, got {len(boundaries)} "
@@ -173,9 +152,9 @@ def cosine(lr0, total, lr_min=0.0):
     with :math:`T` = ``total``; it stays at ``lr_min`` after :math:`T`.
     Loshchilov & Hutter 2017 (without restarts); like torch's ``CosineAnnealingLR``.
     """
-    lr0 = _positive("lr0", lr0)
-    total = _positive("total", total)
-    lr_min = _nonnegative("lr_min", lr_min)
+    lr0 = check_positive("lr0", lr0)
+    total = check_positive("total", total)
+    lr_min = check_nonnegative("lr_min", lr_min)
     if lr_min > lr0:
         raise ValueError(f"lr_min ({lr_min}) must not exceed lr0 ({lr0})")
 
@@ -201,8 +180,8 @@ def warmup(schedule, warmup_epochs, start=0.0):
     """
     if not callable(schedule):
         raise TypeError(f"schedule must be a callable epoch -> lr, got {schedule!r}")
-    warmup_epochs = _nonnegative("warmup_epochs", warmup_epochs)
-    start = _nonnegative("start", start)
+    warmup_epochs = check_nonnegative("warmup_epochs", warmup_epochs)
+    start = check_nonnegative("start", start)
     peak = float(schedule(0))
 
     def rule(t):
