@@ -38,6 +38,7 @@ import socket
 import sqlite3
 import sys
 import threading
+import warnings
 import time
 import traceback
 from dataclasses import dataclass, field, asdict
@@ -528,6 +529,10 @@ def _get_worker(cfg: GradeConfig) -> Worker:
     with _WORKERS_LOCK:
         w = _WORKERS.get(key)
     if w is None:
+        # nbgrader's gradebook code emits SQLAlchemy autoflush SAWarnings for every
+        # submission; they are about nbgrader's internals, not the class, and would
+        # drown the progress bar.
+        warnings.filterwarnings("ignore", message=r".*not in session.*")
         w = Worker(cfg)
         with _WORKERS_LOCK:
             _WORKERS[key] = w
