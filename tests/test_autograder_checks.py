@@ -316,3 +316,15 @@ def test_the_notebook_adam_matches_the_reference_for_any_settings(lr, beta1, bet
     sc = dataclasses.replace(base, name="hypothesis", steps=steps,
                              hyper=dict(lr=lr, beta1=beta1, beta2=beta2, eps=1e-8))
     assert compare("Adam", sc, run_trajectory(ns["Adam"], sc)).passed
+
+
+def test_scenario_defaults_are_the_reference_constructors_defaults():
+    """checks.DEFAULTS is a copy (the sandbox hides dlcourse); it must not drift from it."""
+    import inspect
+
+    from dlcourse import optim
+
+    for name in checks.OPTIMIZER_NAMES:
+        signature = inspect.signature(optim.OPTIMIZERS[name])
+        reference = {key: p.default for key, p in signature.parameters.items()}
+        assert checks.DEFAULTS[name] == reference, name

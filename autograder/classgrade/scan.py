@@ -390,17 +390,22 @@ def copy_findings(student: dict[str, str], reference: dict[str, str], exempt: se
     return out
 
 
-def names_used(sources: list[str]) -> set[str]:
-    """Names the (instructor's) test cells load."""
-    names: set[str] = set()
+def _nodes(sources: list[str]):
+    """Every AST node of the sources that parse (the instructor's cells; magics stripped)."""
     for src in sources:
         try:
             tree = ast.parse(strip_magics(src))
         except SyntaxError:
             continue
-        for n in ast.walk(tree):
-            if isinstance(n, ast.Name):
-                names.add(n.id)
+        yield from ast.walk(tree)
+
+
+def names_used(sources: list[str]) -> set[str]:
+    """Names the (instructor's) test cells load."""
+    names: set[str] = set()
+    for n in _nodes(sources):
+        if isinstance(n, ast.Name):
+            names.add(n.id)
     return names
 
 
@@ -442,16 +447,11 @@ def scan_cells(cells: list[tuple[str, str]], targets: set[str], test_names: set[
 def imported_names(sources: list[str]) -> set[str]:
     """Full dotted names the instructor's cells import (students may import them too)."""
     out: set[str] = set()
-    for src in sources:
-        try:
-            tree = ast.parse(strip_magics(src))
-        except SyntaxError:
-            continue
-        for n in ast.walk(tree):
-            if isinstance(n, ast.Import):
-                out.update(a.name for a in n.names)
-            elif isinstance(n, ast.ImportFrom) and n.module:
-                out.update(f"{n.module}.{a.name}" for a in n.names)
+    for n in _nodes(sources):
+        if isinstance(n, ast.Import):
+            out.update(a.name for a in n.names)
+        elif isinstance(n, ast.ImportFrom) and n.module:
+            out.update(f"{n.module}.{a.name}" for a in n.names)
     return out
 
 
