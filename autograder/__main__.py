@@ -3,7 +3,7 @@
     python -m autograder grade [--course assignments] [--assignment optimizers]
         (--submissions DIR | --zip FILE) [--roster roster.csv] [--out grading]
         [--workers N] [--timeout S] [--cell-timeout S]
-        [--executor process|dask --scheduler ADDR]
+        [--executor process|dask --scheduler ADDR] [--no-preload]
 
 writes OUT/grades.csv (one row per rostered student, always), OUT/feedback/<student>/<assignment>/
 <notebook>.html, OUT/report.html (class report), OUT/gradebook.db (merged nbgrader gradebook)
@@ -37,6 +37,9 @@ def _grade_parser(sub) -> None:
     p.add_argument("--scheduler", metavar="ADDR", help="dask scheduler address, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--checks", default="autograder.checks", help=argparse.SUPPRESS)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-preload", action="store_true",
+                   help="start every kernel and probe as a new Python instead of forking it from a "
+                        "pre-loaded zygote (slower; for comparison or if forking misbehaves)")
 
 
 def print_summary(summary, file=sys.stdout) -> None:
@@ -78,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             zip_path=args.zip, roster=args.roster, workers=args.workers, timeout=args.timeout,
             cell_timeout=args.cell_timeout, executor=args.executor, scheduler=args.scheduler,
             checks=args.checks, zip_regexp=args.zip_regexp or collect.DEFAULT_ZIP_REGEXP,
-            progress=not args.no_progress, memory_mb=args.memory)
+            progress=not args.no_progress, memory_mb=args.memory, preload=not args.no_preload)
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

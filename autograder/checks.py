@@ -601,6 +601,24 @@ def _cached_run(kind, target, scenario_name, index):
         return run_trajectory(code, sc)
 
 
+def warm_cache(diagnosis: bool = True) -> None:
+    """Compute every trusted trajectory now: the reference's, and with ``diagnosis`` the
+    correct alternatives' and each catalogued mistake's.
+
+    A check computes them on first use and caches them. The class grader calls this once in
+    the process it forks the students' kernels from, so no kernel computes them again.
+    """
+    for name in TARGETS:
+        for sc in _all_scenarios(name):
+            _cached_run("reference", name, sc.name, None)
+            if not diagnosis:
+                continue
+            for index, _ in enumerate(_mistakes.alternatives_for(name)):
+                _cached_run("alternative", name, sc.name, index)
+            for mistake in _mistakes.for_target(name):
+                _cached_run("mistake", name, sc.name, mistake.key)
+
+
 def reference_trajectory(scenario: Scenario) -> Trajectory:
     """The reference's trajectory over a catalogued scenario (cached)."""
     return _cached_run("reference", scenario.target, scenario.name, None)

@@ -142,8 +142,10 @@ def build_hostile(tmp):
         "patch-numpy": (nb(with_("ewma", "np.allclose = lambda *a, **k: True\n"
                                  "np.testing.assert_allclose = lambda *a, **k: None")), all_parts, ["tampering"], "graded"),
         # breaks the kernel itself (ipykernel calls isinstance): the submission limit stops it
+        # breaks ipykernel's own loop: the kernel dies (an exec'd kernel would hang on its
+        # threads until the submission's time limit; one forked from the zygote exits)
         "patch-builtins": (nb(with_("ewma", "import builtins\nbuiltins.isinstance = lambda *a: True")),
-                           all_parts, ["tampering", "timeout"], "timeout"),
+                           all_parts, ["tampering", "crash"], "crashed"),
         "patch-autograder": (nb(dict(everything_stub, ewma=fills["ewma"] + "\nimport autograder.result\n"
                                      "autograder.result.CheckResult.assert_passed = lambda self: None")),
                              all_parts, ["tampering"], "graded"),

@@ -31,6 +31,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 from concurrent.futures.process import BrokenProcessPool
 import copy
+import importlib
 import json
 import os
 import shutil
@@ -72,6 +73,7 @@ class GradeConfig:
     allowed_imports: list = field(default_factory=list)  # what the instructor's cells import
     aliases: dict = field(default_factory=dict)          # instructor's import aliases (np -> numpy)
     probe_hide: list = field(default_factory=list)       # reference sources hidden from the probe
+    preload: bool = True        # fork kernels and probes from a zygote (:mod:`.zygote`)
 
 
 # ----------------------------------------------------------------------------------------
@@ -155,6 +157,15 @@ class Worker:
         self.sandbox = Sandbox(limits=Limits(memory_mb=cfg.memory_mb, cpu_seconds=cpu),
                                uid=uid, isolate=self.isolate, hide=list(cfg.hide),
                                stage=None)
+        # two zygotes: kernels may import the reference (the notebook's plot does), the
+        # probe must not find it even in memory
+        self.zygotes = {}
+        if cfg.preload:
+            from .zygote import Zygote
+            env = {"PYTHONPATH": os.pathsep.join(cfg.extra_pythonpath)} if cfg.extra_pythonpath else None
+            for kind in ("kernel", "probe"):
+                self.zygotes[kind] = Zygote(os.path.join(self.dir, f"zygote-{kind}"),
+                                            preload_modules(cfg.checks, kind), env=env)
         self.api = NbGraderAPI(config=_nbgrader_config(cfg, self.course))
         self.checks = None
         self.checks_error = ""
@@ -172,6 +183,19 @@ class Worker:
         if box.isolate and box.uid is not None:
             box.expose = plan_expose(private + [cwd] + list(self.cfg.extra_pythonpath))
         return box
+
+    def _live_zygote(self, kind: str):
+        """The ``kind`` zygote, restarted if it died (a fault there costs speed, never a grade)."""
+        z = self.zygotes.get(kind)
+        if z is not None and z.dead:
+            z.close()
+            self._zygote_restarts = getattr(self, "_zygote_restarts", 0) + 1
+            if self._zygote_restarts > 3:       # keeps dying: start processes the ordinary way
+                self.zygotes.pop(kind)
+                return None
+            from .zygote import Zygote
+            z = self.zygotes[kind] = Zygote(z.workdir, preload_modules(self.cfg.checks, kind), env=z.env)
+        return z
 
     def _reset(self, path: str) -> str:
         if os.path.exists(path):
@@ -207,7 +231,7 @@ class Worker:
         auto_dir = os.path.join(self.course, "autograded", sid, cfg.assignment)
         box = self._box(auto_dir, [kdir])
         sb.prepare_dir(kdir, box)
-        sb.set_kernel_sandbox(box, kdir)
+        sb.set_kernel_sandbox(box, kdir, self._live_zygote("kernel"))
         started = sb.kernel_processes(live=True)    # this thread's list, filled as kernels start
         timed_out = threading.Event()
 
@@ -260,7 +284,7 @@ class Worker:
             pbox.hide = list(pbox.hide) + list(cfg.probe_hide)
             probe = __import__("autograder.classgrade.verify", fromlist=["run_probe"]).run_probe(
                 self.checks, probe_cells, names, pdir, pbox, timeout=float(cfg.timeout),
-                cell_timeout=float(cfg.cell_timeout))
+                cell_timeout=float(cfg.cell_timeout), zygote=self._live_zygote("probe"))
             verdicts = probe.verdicts
             res["timings"]["probe"] = time.monotonic() - t2
             for idx, why in probe.skipped.items():
@@ -524,6 +548,31 @@ def _finish(res: dict, cfg: GradeConfig) -> dict:
     return res
 
 
+def preload_modules(checks: str, kind: str = "kernel") -> list[str]:
+    """What a kernel (or a probe) imports anyway, for its zygote to import once.
+
+    The kernel zygote also fills the checks' trajectory cache (``warm_cache``, when the
+    checks module has one); it may import the reference, which the kernel can import
+    anyway. The probe zygote imports only numpy and the checks module, never the reference.
+    """
+    if kind == "probe":
+        return ["numpy", "numpy.random", checks]
+    warm = [f"{checks}:warm_cache"] if _has_attr(checks, "warm_cache") else []
+    return ["numpy", "numpy.random", "matplotlib.pyplot", checks, *warm,
+            # what an IPython kernel imports while it starts (found by diffing sys.modules)
+            "ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
+            "IPython.core.debugger", "IPython.core.completerlib", "IPython.core.oinspect",
+            "IPython.core.logger", "IPython.extensions.storemagic", "sqlite3", "tornado.queues",
+            "tornado.platform.asyncio", "faulthandler"]
+
+
+def _has_attr(module: str, name: str) -> bool:
+    try:
+        return hasattr(importlib.import_module(module), name)
+    except Exception:  # noqa: BLE001 - the zygote reports import errors itself
+        return False
+
+
 def _get_worker(cfg: GradeConfig) -> Worker:
     key = (os.getpid(), threading.get_ident(), cfg.out)
     with _WORKERS_LOCK:
@@ -590,12 +639,34 @@ def prepare_template(course: str, assignment: str, out: str) -> str:
     c.CourseDirectory.course_id = COURSE_ID
     c.CourseDirectory.db_url = f"sqlite:///{os.path.join(template, 'gradebook.db')}"
     c.Application.log_level = "WARN"
+    new_gradebook(os.path.join(template, "gradebook.db"))
     api = NbGraderAPI(config=c)
     r = api.generate_assignment(assignment, force=True)
     if not r.get("success"):
         raise RuntimeError(f"nbgrader generate_assignment failed for {assignment}:\n{r.get('error') or r.get('log')}")
     del cfg
     return template
+
+
+def new_gradebook(path: str) -> None:
+    """An empty nbgrader gradebook at ``path``: nbgrader's tables and alembic version stamp.
+
+    nbgrader makes the same when it opens a missing gradebook, but learns the version by
+    running ``alembic heads`` in a subprocess (about 2 s); alembic's API reads it in-process.
+    """
+    from alembic.script import ScriptDirectory
+    from nbgrader.api import Base
+    from nbgrader.dbutil import ALEMBIC_DIR
+    from sqlalchemy import create_engine, text
+    head = ScriptDirectory(ALEMBIC_DIR).get_current_head()
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as con:
+            con.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            con.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head})
+    finally:
+        engine.dispose()
 
 
 def describe_tests(template: str, assignment: str, notebook: str, targets: list[str]) -> tuple[list, list, dict]:
@@ -696,7 +767,7 @@ def grade_class(course: str, assignment: str, out: str, submissions: str | None 
                 timeout: int = 300, cell_timeout: int = 60, executor: str = "process",
                 scheduler: str | None = None, checks: str = "autograder.checks",
                 zip_regexp: str = col.DEFAULT_ZIP_REGEXP, progress: bool = True,
-                memory_mb: int = 3072, sandbox: bool = True) -> Summary:
+                memory_mb: int = 3072, sandbox: bool = True, preload: bool = True) -> Summary:
     """Grade every submission and write grades.csv, feedback and the class report into ``out``."""
     from tqdm import tqdm
     from . import report
@@ -758,7 +829,7 @@ def grade_class(course: str, assignment: str, out: str, submissions: str | None 
     cfg = GradeConfig(course=course, assignment=assignment, notebook=notebook, out=out, template=template,
                       cell_timeout=int(cell_timeout), timeout=int(timeout), checks=checks, memory_mb=memory_mb,
                       hide=hide, sandbox=sandbox, tests=tests, solution_ids=sols, locked=locked,
-                      targets=targets, extra_pythonpath=pp)
+                      targets=targets, extra_pythonpath=pp, preload=preload)
     cfg.exempt_copy = exempt
     cfg.probe_hide = reference_files()
     cfg.allowed_imports = sorted(instructor_imports)

@@ -323,38 +323,33 @@ def _drop(uid: int) -> None:
         os._exit(71)
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if "--" not in argv:
-        raise SystemExit("usage: python -m autograder.classgrade.sandbox --spec JSON -- CMD ...")
-    split = argv.index("--")
-    ns = argparse.ArgumentParser()
-    ns.add_argument("--spec", required=True)
-    args = ns.parse_args(argv[:split])
-    cmd = argv[split + 1:]
-    spec = json.loads(args.spec)
+def confine(spec: dict) -> None:
+    """Inside fresh mount (and PID) namespaces: hide and re-expose paths as ``spec`` says."""
     if spec.get("isolate"):
         _hide(spec.get("hide") or [])
         _expose(spec.get("expose") or [], spec.get("stage"))
-    os.environ.pop("JPY_PARENT_PID", None)   # the grader is outside our PID namespace
-    pid = os.fork()
-    if pid == 0:
-        try:
-            if spec.get("cwd"):
-                os.chdir(spec["cwd"])
-            _limit(spec.get("limits") or {})
-            if spec.get("uid") is not None:
-                _drop(int(spec["uid"]))
-            if spec.get("cwd"):
-                os.chdir(spec["cwd"])
-            os.execvp(cmd[0], cmd)
-        except BaseException as exc:  # noqa: BLE001 - report and die, never fall through
-            print(f"sandbox: cannot start {cmd[0]}: {exc}", file=sys.stderr)
-            os._exit(72)
-    # parent: reaper. Forward polite signals, reap orphans, exit with the child's status.
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+
+
+def become_untrusted(spec: dict) -> None:
+    """In the process about to run student code: limits, the unprivileged uid, the working dir."""
+    if spec.get("cwd"):
+        os.chdir(spec["cwd"])
+    _limit(spec.get("limits") or {})
+    if spec.get("uid") is not None:
+        _drop(int(spec["uid"]))
+    if spec.get("cwd"):
+        os.chdir(spec["cwd"])
+
+
+def reap(pid: int, forward=(signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)) -> None:
+    """Stay behind as the reaper of ``pid``'s tree; exit with its status. Never returns.
+
+    As PID 1 of a namespace this also collects orphans, and its death ends every process the
+    student started. SIGINT is ignored unless forwarded: a grader that interrupts by signalling
+    the whole process group already reaches the kernel."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in forward:
         signal.signal(sig, lambda s, f: os.kill(pid, s))
-    signal.signal(signal.SIGINT, lambda s, f: os.kill(pid, signal.SIGINT))
     while True:
         try:
             done, status = os.wait()
@@ -367,16 +362,41 @@ def main(argv: list[str] | None = None) -> None:
             os._exit(code if code >= 0 else 128 - code)
 
 
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else argv
+    if "--" not in argv:
+        raise SystemExit("usage: python -m autograder.classgrade.sandbox --spec JSON -- CMD ...")
+    split = argv.index("--")
+    ns = argparse.ArgumentParser()
+    ns.add_argument("--spec", required=True)
+    args = ns.parse_args(argv[:split])
+    cmd = argv[split + 1:]
+    spec = json.loads(args.spec)
+    confine(spec)
+    os.environ.pop("JPY_PARENT_PID", None)   # the grader is outside our PID namespace
+    pid = os.fork()
+    if pid == 0:
+        try:
+            become_untrusted(spec)
+            os.execvp(cmd[0], cmd)
+        except BaseException as exc:  # noqa: BLE001 - report and die, never fall through
+            print(f"sandbox: cannot start {cmd[0]}: {exc}", file=sys.stderr)
+            os._exit(72)
+    reap(pid, forward=(signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGINT))
+
+
 # ----------------------------------------------------------------------------------------
 # kernel management for nbgrader's Execute preprocessor
 
 _context = threading.local()
 
 
-def set_kernel_sandbox(sandbox: Sandbox | None, kernel_dir: str | None) -> None:
-    """Sandbox and private directory for the next kernel this thread starts."""
+def set_kernel_sandbox(sandbox: Sandbox | None, kernel_dir: str | None, zygote=None) -> None:
+    """Sandbox, private directory and (optionally) the :class:`~.zygote.Zygote` that forks
+    the next kernel this thread starts."""
     _context.sandbox = sandbox
     _context.kernel_dir = kernel_dir
+    _context.zygote = zygote
     _context.processes = []
 
 
@@ -392,7 +412,54 @@ def kernel_processes(live: bool = False) -> list:
 
 
 @functools.lru_cache(maxsize=None)
+def _make_client_class():
+    import asyncio
+    import time
+    from queue import Empty
+    from jupyter_client.asynchronous import AsyncKernelClient
+
+    class PromptClient(AsyncKernelClient):
+        """An AsyncKernelClient that is ready as soon as the kernel answers.
+
+        jupyter_client's ``wait_for_ready`` ends by draining IOPub until it has been quiet
+        for 0.2 s: idle time on every kernel start. nbclient matches each message to its
+        request by ``parent_header``, so messages still in flight cannot reach a cell; here
+        the drain takes only what has already arrived.
+        """
+
+        async def wait_for_ready(self, timeout: float | None = None) -> None:
+            deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+            while True:
+                self.kernel_info()
+                try:
+                    reply = await self.shell_channel.get_msg(timeout=1)
+                except Empty:
+                    reply = None
+                if reply is not None and reply["msg_type"] == "kernel_info_reply":
+                    try:       # IOPub is connected once it carries this request's status
+                        await self.iopub_channel.get_msg(timeout=0.2)
+                    except Empty:
+                        pass
+                    else:
+                        self._handle_kernel_info_reply(reply)
+                        break
+                if not await self._async_is_alive():
+                    raise RuntimeError("Kernel died before replying to kernel_info")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"Kernel didn't respond in {timeout:.0f} seconds")
+            while True:
+                try:
+                    await self.iopub_channel.get_msg(timeout=0.005)
+                except Empty:
+                    break
+                await asyncio.sleep(0)
+
+    return PromptClient
+
+
+@functools.lru_cache(maxsize=None)
 def _make_kernel_manager_class():
+    import asyncio
     from jupyter_client.manager import AsyncKernelManager
 
     class SandboxKernelManager(AsyncKernelManager):
@@ -400,6 +467,7 @@ def _make_kernel_manager_class():
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
+            self.client_factory = _make_client_class()
             self._sandbox = getattr(_context, "sandbox", None)
             kdir = getattr(_context, "kernel_dir", None)
             if self._sandbox is not None and kdir:
@@ -408,6 +476,14 @@ def _make_kernel_manager_class():
                 self.connection_file = os.path.join(kdir, "kernel.json")
             self._registry = getattr(_context, "processes", None)
             self._kdir = kdir
+            self._zygote = getattr(_context, "zygote", None)
+            self._plain_cmd, self._box = None, None
+
+        async def _async_wait(self, pollinterval: float = 0.1) -> None:
+            # jupyter_client checks every 0.1 s whether a stopped kernel is gone; it is gone
+            # within milliseconds, and 0.1 s per kernel adds up over a class
+            while await self._async_is_alive():
+                await asyncio.sleep(min(pollinterval, 0.005))
 
         def format_kernel_cmd(self, extra_arguments=None):
             cmd = super().format_kernel_cmd(extra_arguments)
@@ -421,6 +497,7 @@ def _make_kernel_manager_class():
             if box.isolate and box.uid is not None:
                 # the working directory exists only now (nbgrader makes it just before running)
                 box.expose = plan_expose([self._kdir or "", cwd or ""] + box.keep)
+            self._plain_cmd, self._box = cmd, box
             return wrap(cmd, box)
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):
@@ -431,6 +508,17 @@ def _make_kernel_manager_class():
                 extra.update(HOME=kdir, IPYTHONDIR=os.path.join(kdir, "ipython"),
                              MPLCONFIGDIR=os.path.join(kdir, "mpl"))
             kw["env"] = clean_env(extra)
+            if kdir and self._zygote is not None and self._box is not None:
+                proc = self._zygote.spawn(self._plain_cmd, self._box, kw["env"],
+                                          stderr=os.path.join(kdir, "kernel.log"))
+                if proc is not None:       # forked, imports done: what LocalProvisioner.launch_kernel records
+                    prov = self.provisioner
+                    prov.process, prov.pid, prov.pgid = proc, proc.pid, proc.pid
+                    prov.cwd = self._box.cwd
+                    self._reconcile_connection_info(prov.connection_info)
+                    if self._registry is not None:
+                        self._registry.append(prov)
+                    return
             if kdir:
                 kw["stdout"] = subprocess.DEVNULL
                 kw["stderr"] = open(os.path.join(kdir, "kernel.log"), "ab")  # noqa: SIM115
@@ -445,12 +533,32 @@ def _make_kernel_manager_class():
 def _make_execute_class():
     from nbgrader.preprocessors import Execute
 
+    from queue import Empty
+    from nbclient.exceptions import CellExecutionComplete
+
     class SandboxExecute(Execute):
         """nbgrader's Execute, starting kernels through the sandbox."""
 
         def __init__(self, *args, **kwargs):
             kwargs.setdefault("kernel_manager_class", _make_kernel_manager_class())
             super().__init__(*args, **kwargs)
+
+        async def _async_poll_output_msg(self, parent_msg_id, cell, cell_index, *args, **kwargs):
+            """nbclient's loop over a cell's IOPub messages, which also stops when the kernel
+            is dead. After a cell times out nbclient waits ``iopub_timeout`` for output that a
+            hung (or, after the submission's time limit, killed) kernel never sends."""
+            while True:
+                try:
+                    msg = await self.kc.iopub_channel.get_msg(timeout=1)
+                except Empty:
+                    if not await self.kc.is_alive():
+                        return
+                    continue
+                if msg["parent_header"].get("msg_id") == parent_msg_id:
+                    try:
+                        self.process_message(msg, cell, cell_index)
+                    except CellExecutionComplete:
+                        return
 
     return SandboxExecute
 

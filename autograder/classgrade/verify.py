@@ -138,6 +138,15 @@ class Checks:
         return v
 
 
+def _last_line(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            lines = fh.read()[-4000:].decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:200] if lines else ""
+
+
 def _flatten(traj) -> dict[str, np.ndarray]:
     if isinstance(traj, dict):
         out = {}
@@ -197,8 +206,10 @@ def _unflatten(flat: dict, reference, prefix: str = ""):
 
 
 def run_probe(checks: Checks, cells: list[str], names: list[str], workdir: str, sandbox, timeout: float,
-              cell_timeout: float = 30.0) -> ProbeResult:
-    """Run the probe for ``names`` in ``sandbox`` and compare each class out of the kernel."""
+              cell_timeout: float = 30.0, zygote=None) -> ProbeResult:
+    """Run the probe for ``names`` in ``sandbox`` and compare each class out of the kernel.
+
+    With a :class:`~.zygote.Zygote` the probe is forked from it (no interpreter start)."""
     from . import sandbox as sb
     t0 = time.monotonic()
     os.makedirs(workdir, exist_ok=True)
@@ -209,19 +220,29 @@ def run_probe(checks: Checks, cells: list[str], names: list[str], workdir: str, 
         json.dump({"cells": cells, "names": names, "checks": checks.module_name,
                    "cell_timeout": cell_timeout}, fh)
     sb.prepare_dir(workdir, sandbox)
-    argv = sb.wrap([sys.executable, "-m", "autograder.classgrade.verify", job, out], sandbox)
+    cmd = [sys.executable, "-m", "autograder.classgrade.verify", job, out]
     result = ProbeResult()
     env = sb.clean_env({"HOME": workdir, "MPLCONFIGDIR": os.path.join(workdir, "mpl")})
+    errlog = os.path.join(os.path.dirname(os.path.abspath(workdir)), os.path.basename(workdir) + ".stderr")
+    proc = zygote.spawn(cmd, sandbox, env, stderr=errlog) if zygote is not None else None
     try:
-        proc = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, timeout=timeout, env=env, cwd=workdir)
-        if proc.returncode != 0:
+        if proc is None:
+            with open(errlog, "wb") as err:
+                proc = subprocess.Popen(sb.wrap(cmd, sandbox), stdin=subprocess.DEVNULL,
+                                        stdout=subprocess.DEVNULL, stderr=err, env=env, cwd=workdir,
+                                        start_new_session=True)
+        code = proc.wait(timeout=timeout)
+        if code != 0:
             result.ok = False
-            tail = proc.stderr.decode(errors="replace").strip().splitlines()[-1:] or [""]
-            result.error = f"probe exited with status {proc.returncode} {tail[0][:200]}"
+            result.error = f"probe exited with status {code} {_last_line(errlog)}"
     except subprocess.TimeoutExpired:
         result.ok = False
         result.error = f"probe timed out after {timeout:.0f} s"
+        try:
+            os.killpg(proc.pid, 9)
+        except OSError:
+            proc.kill()
+        proc.wait()
     finally:
         if not sandbox.isolate:
             sb.kill_uid(sandbox.uid)

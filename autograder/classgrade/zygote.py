@@ -1,0 +1,407 @@
+"""A pre-loaded process that forks sandboxed kernels and probes: Python starts once per worker.
+
+Starting an IPython kernel costs about 0.6 s of CPU, nearly all of it importing ipykernel,
+IPython, numpy and matplotlib, and the out-of-kernel probe pays the same for numpy; a class
+of 300 pays it 600 times. The zygote imports those modules once, in a process that has
+never seen a submission, and then serves ``python -m MODULE ARGS`` requests by forking::
+
+    zygote ── A  setsid; unshare(net, pid, mount); waits for B and exits with its status
+              └─ B  PID 1 of the new namespace: mounts /proc, hides paths, reaps (sandbox.reap)
+                 └─ C  limits, unprivileged uid, working directory; runs MODULE as __main__
+
+so each kernel or probe gets exactly the confinement of :func:`sandbox.wrap` (same
+``Sandbox`` spec, same :func:`sandbox.confine` / :func:`sandbox.become_untrusted`), without
+an interpreter start. Nothing secret is in the zygote's memory: it imports public libraries
+and the checks module that the test cells import anyway, never the reference
+implementations the probe must not see (C also drops any module whose file its sandbox hides).
+
+Protocol (JSON lines): the worker writes ``{"argv", "spec", "env", "stdout", "stderr"}`` and
+reads ``{"pid": N}`` (or ``{"error": ...}``); whenever an A ends the zygote writes
+``{"exit": N, "code": C}``. It writes ``{"ready": ...}`` once its imports are done and exits
+when its stdin closes. The worker side is :class:`Zygote`; :class:`ForkedProcess` is the
+``subprocess.Popen``-like handle that jupyter_client's provisioner and the probe use.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+_CLONE_NEWNS, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+_PR_SET_PDEATHSIG = 1
+
+
+# ----------------------------------------------------------------------------------------
+# worker side
+
+
+class ForkedProcess:
+    """A ``Popen``-like handle on a process the zygote forked (its group leader A)."""
+
+    stdin = stdout = stderr = None
+
+    def __init__(self, zygote: "Zygote", pid: int):
+        self._zygote = zygote
+        self.pid = pid
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._zygote._exit_code(self.pid)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        end = None if timeout is None else time.monotonic() + timeout
+        while self.poll() is None:
+            left = None if end is None else end - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(str(self.pid), timeout)
+            self._zygote._wait_exit(min(left, 1.0) if left is not None else 1.0)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        if self.poll() is not None:
+            return
+        try:                      # the whole group: A, B and the kernel (students can't leave it
+            os.killpg(self.pid, sig)   # without their namespace dying with B)
+        except OSError:
+            try:
+                os.kill(self.pid, sig)
+            except OSError:
+                pass
+
+    def terminate(self) -> None:
+        self.send_signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
+
+
+class Zygote:
+    """The worker's handle on one zygote process (started at once, ready when imports finish).
+
+    ``spawn`` forks a sandboxed ``python -m MODULE ARGS``; if the zygote cannot serve a
+    request (another interpreter, the zygote died) it returns None and the caller starts
+    the process the ordinary way.
+    """
+
+    def __init__(self, workdir: str, preload: list[str], env: dict | None = None):
+        from .sandbox import clean_env
+        os.makedirs(workdir, exist_ok=True)
+        self.workdir, self.env = workdir, env
+        zenv = clean_env(dict(env or {}))
+        zenv.update(HOME=workdir, MPLCONFIGDIR=os.path.join(workdir, "mpl"),
+                    IPYTHONDIR=os.path.join(workdir, "ipython"))
+        self._log = open(os.path.join(workdir, "zygote.log"), "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "autograder.classgrade.zygote", *preload],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log, cwd=workdir, env=zenv,
+            close_fds=True)
+        self._lock = threading.Lock()          # one request at a time
+        self._cond = threading.Condition()
+        self._exits: dict[int, int] = {}
+        self._replies: list[dict] = []
+        self._ready = threading.Event()
+        self._dead = False
+        self.info: dict = {}
+        self._reader = threading.Thread(target=self._read, daemon=True, name="zygote-reader")
+        self._reader.start()
+
+    # -- reading the zygote's messages -------------------------------------------------------
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            with self._cond:
+                if "exit" in msg:
+                    self._exits[int(msg["exit"])] = int(msg["code"])
+                elif "ready" in msg:
+                    self.info = msg
+                    self._ready.set()
+                else:
+                    self._replies.append(msg)
+                self._cond.notify_all()
+        with self._cond:
+            self._dead = True
+            self._ready.set()
+            self._cond.notify_all()
+
+    def _exit_code(self, pid: int) -> int | None:
+        with self._cond:
+            if pid in self._exits:
+                return self._exits[pid]
+            if not self._dead:
+                return None
+        # the zygote is gone: its orphans were re-parented; alive or not is all we can tell
+        return None if os.path.exists(f"/proc/{pid}") and _state(pid) not in ("Z", "X") else -signal.SIGKILL
+
+    def _wait_exit(self, timeout: float) -> None:
+        with self._cond:
+            self._cond.wait(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return not self._dead and self.proc.poll() is None
+
+    @property
+    def dead(self) -> bool:
+        """Started, then died (a zygote still importing is not dead)."""
+        return self._ready.is_set() and not self.alive
+
+    def ready(self, timeout: float = 60.0) -> bool:
+        return self._ready.wait(timeout) and self.alive
+
+    # -- requests ----------------------------------------------------------------------------
+    def spawn(self, argv: list[str], sandbox, env: dict, stdout: str | None = None,
+              stderr: str | None = None, timeout: float = 60.0) -> ForkedProcess | None:
+        """Fork ``argv`` (``python -m MODULE ARGS`` of this interpreter) inside ``sandbox``."""
+        if len(argv) < 3 or argv[1] != "-m" or os.path.abspath(argv[0]) != os.path.abspath(sys.executable):
+            return None
+        if not self.ready(timeout):
+            return None
+        from dataclasses import asdict
+        req = {"argv": list(argv[2:]), "spec": asdict(sandbox), "env": dict(env),
+               "stdout": stdout, "stderr": stderr}
+        with self._lock:
+            with self._cond:
+                self._replies.clear()
+            try:
+                self.proc.stdin.write((json.dumps(req) + "\n").encode())
+                self.proc.stdin.flush()
+            except (OSError, ValueError):
+                return None
+            end = time.monotonic() + timeout
+            with self._cond:
+                while not self._replies and not self._dead and time.monotonic() < end:
+                    self._cond.wait(0.5)
+                reply = self._replies.pop(0) if self._replies else None
+        if not reply or "pid" not in reply:
+            return None
+        return ForkedProcess(self, int(reply["pid"]))
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+def _state(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "X"
+
+
+# ----------------------------------------------------------------------------------------
+# zygote side
+
+
+def _libc():
+    import ctypes
+    import ctypes.util
+    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def _enter_namespaces(libc) -> None:
+    """unshare(1) ``--net --pid --mount`` (the caller's next child is PID 1)."""
+    import ctypes
+    if libc.unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare failed")
+    # mounts made from now on stay in this namespace
+    if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "making / private failed")
+
+
+def _mount_proc(libc) -> None:
+    import ctypes
+    if libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) != 0:
+        raise OSError(ctypes.get_errno(), "mounting /proc failed")
+
+
+def _redirect(stdout: str | None, stderr: str | None, keep: tuple = ()) -> None:
+    devnull = os.open(os.devnull, os.O_RDWR)
+    out = os.open(stdout, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if stdout else devnull
+    err = os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if stderr else devnull
+    os.dup2(devnull, 0)
+    os.dup2(out, 1)
+    os.dup2(err, 2)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 4096)
+
+
+def _hidden_modules(spec: dict) -> list[str]:
+    """Loaded modules whose source the sandbox hides (they must not stay importable)."""
+    hidden = [os.path.realpath(p) for p in spec.get("hide") or []]
+    out = []
+    for name, mod in list(sys.modules.items()):
+        path = getattr(mod, "__file__", None)
+        if not path:
+            continue
+        real = os.path.realpath(path)
+        if any(real == h or real.startswith(h.rstrip(os.sep) + os.sep) for h in hidden):
+            out.append(name)
+    return out
+
+
+def _run_module(req: dict) -> None:
+    """In C: become the student's ``python -m MODULE ARGS`` (never returns)."""
+    import runpy
+    code = 0
+    try:
+        module, args = req["argv"][0], list(req["argv"][1:])
+        spec = req["spec"]
+        for name in _hidden_modules(spec):
+            del sys.modules[name]
+        os.environ.clear()
+        os.environ.update(req.get("env") or {})
+        os.environ.pop("JPY_PARENT_PID", None)
+        sys.path[0] = os.getcwd()              # as for python -m started in this directory
+        sys.argv = [module] + args
+        try:                                   # a fresh kernel's global RNG is seeded from the OS
+            import numpy
+            numpy.random.seed()
+        except ImportError:
+            pass
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except BaseException:  # noqa: BLE001 - report like an interpreter would
+        import traceback
+        traceback.print_exc()
+        code = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+        os._exit(code)
+
+
+def _child(req: dict, libc) -> None:
+    """In A, just forked from the zygote (never returns)."""
+    from . import sandbox as sb
+    try:
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.setsid()
+        _redirect(req.get("stdout"), req.get("stderr"))
+        spec = req["spec"]
+        if spec.get("isolate"):
+            _enter_namespaces(libc)
+            pid = os.fork()
+            if pid:
+                sb.reap(pid)               # A: wait for B, exit with its status
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)    # B dies with A
+            _mount_proc(libc)
+            sb.confine(spec)
+        pid = os.fork()
+        if pid:
+            sb.reap(pid)                   # B (or A without namespaces): reap, then exit
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
+            signal.signal(sig, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        sb.become_untrusted(spec)
+    except BaseException as exc:  # noqa: BLE001 - never fall back into the zygote's loop
+        try:
+            os.write(2, f"zygote: cannot start {req.get('argv')}: {exc}\n".encode())
+        finally:
+            os._exit(72)
+    _run_module(req)
+
+
+def serve(preload: list[str]) -> None:
+    """The zygote's loop: import ``preload`` (``module`` or ``module:function`` to call once,
+    e.g. a cache warmer), then fork one child per request line."""
+    t0 = time.monotonic()
+    from . import sandbox  # noqa: F401 - every child uses it
+    failed = []
+    for name in preload:                      # "module" or "module:function" to call once
+        try:
+            module, _, func = name.partition(":")
+            mod = importlib.import_module(module)
+            if func:
+                getattr(mod, func)()
+        except Exception as exc:  # noqa: BLE001 - a missing optional module costs speed only
+            failed.append(f"{name}: {type(exc).__name__}: {exc}")
+    if "matplotlib.pyplot" in sys.modules:      # build/load the font cache once, here
+        import matplotlib.font_manager  # noqa: F401
+    libc = _libc()
+    out = sys.stdout.buffer
+    inp = sys.stdin.buffer.fileno()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda s, f: None)
+    children: set[int] = set()
+
+    def send(msg: dict) -> None:
+        out.write((json.dumps(msg) + "\n").encode())
+        out.flush()
+
+    send({"ready": True, "seconds": round(time.monotonic() - t0, 3), "modules": len(sys.modules),
+          "failed": failed, "threads": threading.active_count()})
+    buf = b""
+    while True:
+        try:
+            ready, _, _ = select.select([inp, wake_r], [], [])
+        except InterruptedError:
+            continue
+        if wake_r in ready:
+            os.read(wake_r, 4096)
+        while children:                     # reap and report
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            children.discard(pid)
+            send({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+        if inp not in ready:
+            continue
+        chunk = os.read(inp, 65536)
+        if not chunk:
+            return
+        buf += chunk
+        *lines, buf = buf.split(b"\n")
+        for line in lines:
+            if not line.strip():
+                continue
+            try:
+                req = json.loads(line)
+            except ValueError as exc:
+                send({"error": f"bad request: {exc}"})
+                continue
+            if threading.active_count() != 1:      # forking a threaded process is unsafe
+                send({"error": "zygote has threads"})
+                continue
+            pid = os.fork()
+            if pid == 0:
+                os.close(wake_r)
+                os.close(wake_w)
+                _child(req, libc)
+            children.add(pid)
+            send({"pid": pid})
+
+
+if __name__ == "__main__":
+    serve(sys.argv[1:])
