@@ -9,10 +9,12 @@ partial attempts), then, in one run:
    ``nbgrader autograde optimizers --force`` over all students: one sequential CLI process;
 2. ``python -m autograder grade --workers N`` on the same submissions: parallel, sandboxed,
    with the out-of-kernel check, feedback for every student, grades.csv and the class report;
-3. a bare kernel start (start a python3 kernel, run ``pass``, shut down), the floor per submission.
+3. the same command with ``--no-preload`` (every kernel and probe a new Python, no zygote);
+4. a bare kernel start (start a python3 kernel, run ``pass``, shut down), the floor per submission.
 
-Prints both wall times, the ratio, the per-submission time and its overhead beyond a bare
-kernel start, and where the command's time goes (from its results.json).
+Prints the wall times, the ratios, the per-submission time and its overhead beyond a bare
+kernel start, where the command's time goes (from its results.json), and whether the grades
+with and without the zygotes are identical.
 """
 
 from __future__ import annotations
@@ -41,6 +43,14 @@ def bare_kernel_start(repeat: int = 3) -> float:
         NotebookClient(nb, kernel_name="python3").execute()
         times.append(time.perf_counter() - t)
     return statistics.median(times)
+
+
+def _same_grades(a: str, b: str) -> bool:
+    def grades(path):
+        with open(path) as fh:
+            return {r["student_id"]: (r["score"], {g: c["score"] for g, c in r["cells"].items()})
+                    for r in json.load(fh)["results"]}
+    return grades(a) == grades(b)
 
 
 def main() -> int:
@@ -91,7 +101,20 @@ def main() -> int:
         print("command failed:", c.stderr[-2000:])
         return 1
 
-    # -- 3. the floor ------------------------------------------------------------------------
+    # -- 3. the command without the zygotes: every kernel and probe a new Python ------------------
+    out_np = os.path.join(work, "command-no-preload")
+    print(f"python -m autograder grade --workers {args.workers} --no-preload ...", flush=True)
+    t = time.perf_counter()
+    c = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", args.course, "--assignment",
+                        args.assignment, "--submissions", submitted, "--roster", roster, "--out", out_np,
+                        "--workers", str(args.workers), "--no-progress", "--no-preload"], cwd=ROOT,
+                       capture_output=True, text=True)
+    t_np = time.perf_counter() - t
+    if c.returncode != 0:
+        print("command --no-preload failed:", c.stderr[-2000:])
+        return 1
+
+    # -- 4. the floor ------------------------------------------------------------------------
     bare = bare_kernel_start()
 
     with open(os.path.join(out, "results.json")) as fh:
@@ -108,6 +131,8 @@ def main() -> int:
     print(f"plain nbgrader autograde          {t_plain:7.1f} s   ({t_plain / n:.2f} s per submission)")
     print(f"python -m autograder grade        {t_cmd:7.1f} s   ({t_cmd / n:.2f} s per submission, wall)")
     print(f"speed-up                          {t_plain / t_cmd:7.2f} x")
+    print(f"  same command, --no-preload      {t_np:7.1f} s   ({t_plain / t_np:.2f} x plain; the zygotes save "
+          f"{(t_np - t_cmd) * args.workers / n:.2f} s of worker time per submission)")
     print(f"bare kernel start                 {bare:7.2f} s")
     print(f"overhead beyond a kernel start    plain {t_plain / n - bare:.2f} s/submission (sequential);"
           f" command {t_cmd * args.workers / n - bare:.2f} s/submission of worker time")
@@ -117,6 +142,8 @@ def main() -> int:
     print(f"  feedback HTML                           {mean('feedback'):.2f} s")
     print(f"  total                                   {mean('total'):.2f} s")
     print(f"  fixed cost (template, workers, report)  {t_cmd - mean('total') * n / args.workers:.1f} s")
+    same = _same_grades(os.path.join(out, "results.json"), os.path.join(out_np, "results.json"))
+    print(f"grades with and without the zygotes   {'identical' if same else 'DIFFER'}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

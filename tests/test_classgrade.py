@@ -277,3 +277,90 @@ def test_without_root_or_namespaces_grading_still_works_with_resource_limits_onl
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert {k: r["score"] for k, r in _rows(out).items()} == {"ann": "5", "bob": "2", "cy": "0", "dee": "0"}
     assert "shares network" in open(os.path.join(out, "report.html"), encoding="utf-8").read()
+
+
+def test_grades_are_the_same_with_and_without_the_zygote(toy):
+    """--no-preload starts every kernel and probe as a new Python: nothing about a grade may change."""
+    out = str(toy["root"] / "out-no-preload")
+    proc = _grade(toy, out, "--workers", "1", "--no-preload")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    fast = _rows(str(toy["root"] / "out-process")) if os.path.exists(toy["root"] / "out-process") else None
+    if fast is None:
+        fast_out = str(toy["root"] / "out-process-2")
+        assert _grade(toy, fast_out, "--workers", "1").returncode == 0
+        fast = _rows(fast_out)
+    slow = _rows(out)
+    for sid in fast:
+        assert {k: v for k, v in slow[sid].items() if k != "flags"} == {k: v for k, v in fast[sid].items() if k != "flags"}
+        assert set(slow[sid]["flags"].split(";")) == set(fast[sid]["flags"].split(";"))
+
+
+def test_a_kernel_that_ignores_interrupts_is_stopped_at_the_submission_limit(toy):
+    """A cell that ignores the interrupt keeps its kernel busy: the submission's time limit
+    must end it (not the cell timeout plus nbclient's 60 s wait for output that never comes)."""
+    from autograder.classgrade import runner
+    root = toy["root"]
+    template = runner.prepare_template(toy["course"], "toy", str(root / "pre-hang"))
+    release = nbformat.read(os.path.join(template, "release", "toy", "toy.ipynb"), as_version=4)
+    fills = synth.solution_fills(os.path.join(toy["course"], "source", "toy", "toy.ipynb"))
+    hang = dict(fills, momentum="while True:\n    try:\n        while True:\n            pass\n"
+                                "    except KeyboardInterrupt:\n        pass\n")
+    sub = str(root / "submitted-hang")
+    synth.write_submission(sub, "hal", "toy", "toy", synth.student_notebook(release, hang))
+    out = str(root / "out-hang")
+    cmd = [sys.executable, "-m", "autograder", "grade", "--course", toy["course"], "--assignment", "toy",
+           "--submissions", sub, "--out", out, "--checks", "toychecks", "--workers", "1", "--no-progress",
+           "--cell-timeout", "3", "--timeout", "12"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=toy["env"], cwd=str(root))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    with open(os.path.join(out, "results.json")) as fh:
+        (r,) = json.load(fh)["results"]
+    assert r["status"] == "timeout" and any(f[0] == "timeout" for f in r["flags"])
+    assert r["timings"]["autograde"] < 12 + 10, r["timings"]     # was 3 + 60 s per hung cell
+    # the out-of-kernel check still credits the part written before the hanging cell
+    assert r["cells"]["test_sgd"]["score"] == r["cells"]["test_sgd"]["max"]
+    assert r["cells"]["test_momentum"]["score"] == 0
+
+
+def test_a_new_gradebook_matches_the_one_nbgrader_creates(tmp_path):
+    from nbgrader.api import Gradebook
+    from autograder.classgrade import runner
+    runner.venv_on_path()
+    runner.new_gradebook(str(tmp_path / "ours.db"))
+    Gradebook(f"sqlite:///{tmp_path / 'theirs.db'}").close()
+
+    def schema(path):
+        con = sqlite3.connect(path)
+        try:
+            return (sorted(con.execute("select type, name, tbl_name, sql from sqlite_master")),
+                    list(con.execute("select version_num from alembic_version")))
+        finally:
+            con.close()
+    assert schema(tmp_path / "ours.db") == schema(tmp_path / "theirs.db")
+    with Gradebook(f"sqlite:///{tmp_path / 'ours.db'}") as gb:       # nbgrader accepts it as is
+        gb.add_student("ann")
+        assert [s.id for s in gb.students] == ["ann"]
+
+
+def _exporters():
+    from nbconvert import HTMLExporter
+    from autograder.classgrade.runner import _lean_html_exporter
+    return HTMLExporter(template_name="classic"), _lean_html_exporter(HTMLExporter)(template_name="classic")
+
+
+def test_feedback_pages_without_images_skip_only_a_reserialisation():
+    from bs4 import BeautifulSoup
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Adam\n\n*bias* & <b>correction</b>"),
+                                         nbformat.v4.new_code_cell("x = 1 < 2\nprint(x)", outputs=[
+                                             nbformat.v4.new_output("stream", text="True\n")])])
+    full, lean = (e.from_notebook_node(nb)[0] for e in _exporters())
+    assert "<img" not in lean
+    assert str(BeautifulSoup(lean, features="html.parser")) == full
+
+
+def test_feedback_pages_with_images_still_get_alt_text():
+    png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("plot()", outputs=[
+        nbformat.v4.new_output("display_data", data={"image/png": png})])])
+    full, lean = (e.from_notebook_node(nb)[0] for e in _exporters())
+    assert lean == full and 'alt="No description has been provided for this image"' in lean

@@ -4,7 +4,8 @@ Pipeline (main process, :func:`grade_class`):
 
 1. collect the submissions (:mod:`.collect`) and merge them with the roster;
 2. build a *template* course once: the instructor's ``source/<assignment>`` plus a gradebook made
-   by ``nbgrader generate_assignment`` (nbgrader's Python API, in-process);
+   by ``nbgrader generate_assignment`` (nbgrader's Python API, in-process; the empty gradebook
+   by :func:`new_gradebook`);
 3. hand each submission to :func:`grade_submission`, a plain top-level function, through a
    ``concurrent.futures`` executor (``ProcessPoolExecutor``, or a dask.distributed client's
    executor) with a tqdm progress bar;
@@ -14,14 +15,15 @@ Pipeline (main process, :func:`grade_class`):
 Each worker process (or dask worker thread) lazily builds a :class:`Worker` the first time it
 gets a task and keeps it: one copy of the template course with ONE private gradebook (SQLite
 "database is locked" never happens), nbgrader imported once and driven through
-``NbGraderAPI.autograde`` / ``generate_feedback``. Per submission it
+``NbGraderAPI.autograde`` / ``generate_feedback``, and two zygotes (:mod:`.zygote`) that fork
+kernels and probes with their imports done. Per submission it
 
 * scans the student's code statically (:mod:`.scan`),
-* runs nbgrader's autograde with kernels started through the sandbox (:mod:`.sandbox`),
-  ``Execute.timeout`` per cell, a watchdog for the whole submission, and a raised
-  ``iopub_timeout``,
-* re-runs the student's code out of the kernel and compares trajectories (:mod:`.verify`);
-  that verdict wins over the in-kernel score,
+* runs nbgrader's autograde with kernels forked from the kernel zygote inside the sandbox
+  (:mod:`.sandbox`), ``Execute.timeout`` per cell, a watchdog for the whole submission, and
+  a raised ``iopub_timeout``,
+* re-runs the student's code out of the kernel (forked from the probe zygote) and compares
+  trajectories (:mod:`.verify`); that verdict wins over the in-kernel score,
 * writes the decided scores back to its gradebook as ``manual_score`` overrides (so nbgrader's
   own ``export`` and feedback agree), generates feedback, and moves the student's files out.
 """
@@ -142,6 +144,15 @@ class Worker:
             shutil.rmtree(self.dir)
         self.course = os.path.join(self.dir, "course")
         os.makedirs(self.course)
+        # two zygotes (they import while this worker sets up): kernels may import the
+        # reference (the notebook's plot does), the probe must not find it even in memory
+        self.zygotes = {}
+        if cfg.preload:
+            from .zygote import Zygote
+            env = {"PYTHONPATH": os.pathsep.join(cfg.extra_pythonpath)} if cfg.extra_pythonpath else None
+            for kind in ("kernel", "probe"):
+                self.zygotes[kind] = Zygote(os.path.join(self.dir, f"zygote-{kind}"),
+                                            preload_modules(cfg.checks, kind), env=env)
         shutil.copytree(os.path.join(cfg.template, "source"), os.path.join(self.course, "source"))
         shutil.copy(os.path.join(cfg.template, "gradebook.db"), os.path.join(self.course, "gradebook.db"))
         for sub in ("submitted", "autograded", "feedback"):
@@ -157,15 +168,6 @@ class Worker:
         self.sandbox = Sandbox(limits=Limits(memory_mb=cfg.memory_mb, cpu_seconds=cpu),
                                uid=uid, isolate=self.isolate, hide=list(cfg.hide),
                                stage=None)
-        # two zygotes: kernels may import the reference (the notebook's plot does), the
-        # probe must not find it even in memory
-        self.zygotes = {}
-        if cfg.preload:
-            from .zygote import Zygote
-            env = {"PYTHONPATH": os.pathsep.join(cfg.extra_pythonpath)} if cfg.extra_pythonpath else None
-            for kind in ("kernel", "probe"):
-                self.zygotes[kind] = Zygote(os.path.join(self.dir, f"zygote-{kind}"),
-                                            preload_modules(cfg.checks, kind), env=env)
         self.api = NbGraderAPI(config=_nbgrader_config(cfg, self.course))
         self.checks = None
         self.checks_error = ""
@@ -494,7 +496,7 @@ def _cached_feedback_class():
                 self.init_notebooks()
                 self.writer = FilesWriter(parent=self, config=self.config)
                 if self._exporter_cache is None:
-                    self._exporter_cache = self.exporter_class(parent=self, config=self.config)
+                    self._exporter_cache = _lean_html_exporter(self.exporter_class)(parent=self, config=self.config)
                     for pp in self.preprocessors:
                         self._exporter_cache.register_preprocessor(pp)
                 self.exporter = self._exporter_cache
@@ -507,6 +509,47 @@ def _cached_feedback_class():
 
         _FB_CLASS = CachedFeedback
     return _FB_CLASS
+
+
+def _lean_html_exporter(base):
+    """``base`` (nbconvert's HTMLExporter), without its BeautifulSoup pass where it changes nothing.
+
+    HTMLExporter re-parses every page it renders to give images alt text and JupyterLab cells
+    a tabindex. nbgrader's feedback template has no JupyterLab cells, and a feedback page has
+    no image unless the notebook printed one: then parsing the whole page (230 kB, most of it
+    CSS) only re-serialises it, and costs more than rendering it. Pages that do contain an
+    image or a JupyterLab cell still get the pass.
+    """
+    import nbconvert.exporters.html as html_module
+
+    soup = html_module.BeautifulSoup
+
+    class Verbatim:
+        """What the pass sees when it has nothing to change: no elements, the same text."""
+
+        def __init__(self, text):
+            self.text = text
+
+        def select(self, selector):
+            return []
+
+        def __str__(self):
+            return self.text
+
+    def soup_when_needed(text, *args, **kwargs):
+        if "<img" in text or "jp-Notebook" in text:
+            return soup(text, *args, **kwargs)
+        return Verbatim(text)
+
+    class LeanHTMLExporter(base):
+        def from_notebook_node(self, nb, resources=None, **kw):
+            html_module.BeautifulSoup = soup_when_needed
+            try:
+                return super().from_notebook_node(nb, resources, **kw)
+            finally:
+                html_module.BeautifulSoup = soup
+
+    return LeanHTMLExporter
 
 
 # nbgrader's converters chdir into the course root: one grading at a time per process

@@ -1,8 +1,9 @@
 """Run untrusted student code (an IPython kernel, or the trajectory probe) in a restricted process.
 
 nbgrader 0.9 has no sandbox: a student's kernel runs with the grader's rights. Every process
-that executes student code is therefore started through :func:`wrap`, which prefixes its
-argv with
+that executes student code is therefore either forked by a zygote (:mod:`.zygote`, the fast
+path, which applies the same :func:`confine` / :func:`become_untrusted` / :func:`reap` steps
+below without starting Python) or started through :func:`wrap`, which prefixes its argv with
 
     unshare --net --pid --fork --kill-child --mount --mount-proc --        (when available)
     python -m autograder.classgrade.sandbox --uid U --as BYTES ... -- ARGV

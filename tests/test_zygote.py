@@ -1,0 +1,170 @@
+"""The zygote: processes forked from it behave like new sandboxed Pythons, only faster.
+
+Each test forks ``python -m childinfo`` (a module written to the test's working directory)
+from a real zygote and reads what the child reports about itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from autograder.classgrade.sandbox import Limits, Sandbox, capabilities, clean_env, plan_expose, prepare_dir
+from autograder.classgrade.zygote import Zygote
+
+CHILD = '''
+import json, os, resource, socket, sys
+import numpy
+info = {"uid": os.getuid(), "ppid": os.getppid(), "cwd": os.getcwd(), "argv": sys.argv[1:],
+        "rand": float(numpy.random.rand()), "as": resource.getrlimit(resource.RLIMIT_AS)[0],
+        "secret_loaded": "zsecret" in sys.modules, "env_home": os.environ.get("HOME"),
+        "pgid_is_group": os.getpgid(0) != os.getpid()}
+try:
+    import zsecret
+    info["secret_value"] = getattr(zsecret, "VALUE", None)
+except ImportError:
+    info["secret_value"] = None
+try:
+    socket.create_connection(("8.8.8.8", 53), timeout=1)
+    info["net"] = True
+except OSError:
+    info["net"] = False
+print(json.dumps(info), flush=True)
+mode = sys.argv[1] if len(sys.argv) > 1 else ""
+if mode == "exit3":
+    sys.exit(3)
+if mode == "raise":
+    raise RuntimeError("boom")
+if mode == "sleep":
+    import time
+    time.sleep(120)
+'''
+
+needs_sandbox = pytest.mark.skipif(not (capabilities().get("root") and capabilities().get("unshare")),
+                                   reason="needs root and unshare (namespaces)")
+
+
+@pytest.fixture(scope="module")
+def zygote(tmp_path_factory):
+    """A zygote that pre-loads numpy and a 'secret' module the sandbox will hide."""
+    root = tmp_path_factory.mktemp("zygote")
+    os.chmod(root, 0o755)
+    lib = root / "lib"
+    lib.mkdir()
+    (lib / "zsecret.py").write_text("VALUE = 42\n")
+    z = Zygote(str(root / "z"), ["numpy", "zsecret"], env={"PYTHONPATH": str(lib)})
+    assert z.ready(60), open(root / "z" / "zygote.log").read()
+    assert z.info["threads"] == 1 and not z.info["failed"]
+    yield {"z": z, "root": root, "lib": str(lib)}
+    z.close()
+
+
+def _box(root, name, isolate, hide=()):
+    work = root / name
+    work.mkdir()
+    (work / "childinfo.py").write_text(CHILD)
+    uid = 299990 if isolate else None
+    box = Sandbox(limits=Limits(memory_mb=2048), uid=uid, isolate=isolate, cwd=str(work), hide=list(hide))
+    if isolate:
+        box.expose = plan_expose([str(work)])
+    prepare_dir(str(work), box)
+    return box, work
+
+
+def _spawn(zyg, box, work, *args):
+    out = str(work.parent / (work.name + ".out"))
+    env = clean_env({"HOME": str(work)})
+    proc = zyg["z"].spawn([sys.executable, "-m", "childinfo", *args], box, env, stdout=out,
+                          stderr=out + ".err")
+    assert proc is not None
+    return proc, out
+
+
+def _info(out):
+    with open(out) as fh:
+        return json.loads(fh.readline())
+
+
+@needs_sandbox
+def test_a_forked_child_gets_the_whole_sandbox_and_loses_what_it_hides(zygote):
+    box, work = _box(zygote["root"], "iso", isolate=True, hide=[os.path.join(zygote["lib"], "zsecret.py")])
+    proc, out = _spawn(zygote, box, work, "hello")
+    assert proc.wait(60) == 0, open(out + ".err").read()
+    info = _info(out)
+    assert info["uid"] == 299990                       # unprivileged
+    assert info["ppid"] == 1                           # its parent is PID 1 of a new namespace
+    assert info["cwd"] == str(work) and info["argv"] == ["hello"] and info["env_home"] == str(work)
+    assert info["as"] == 2048 * 1024 * 1024            # address-space limit
+    assert info["net"] is False                        # no network
+    # the zygote had imported zsecret; the child neither keeps it nor can re-import it
+    assert info["secret_loaded"] is False and info["secret_value"] is None
+
+
+def test_without_namespaces_a_child_still_gets_limits_cwd_and_its_own_process_group(zygote):
+    box, work = _box(zygote["root"], "plain", isolate=False)
+    proc, out = _spawn(zygote, box, work)
+    assert proc.wait(60) == 0, open(out + ".err").read()
+    info = _info(out)
+    assert info["cwd"] == str(work) and info["as"] == 2048 * 1024 * 1024
+    assert info["pgid_is_group"]                       # signals to the group reach the child
+    assert info["secret_loaded"] is True               # nothing hidden: nothing dropped
+
+
+def test_children_exit_codes_are_reported_like_a_python_process(zygote):
+    codes = {}
+    for mode in ("ok", "exit3", "raise"):
+        box, work = _box(zygote["root"], f"code-{mode}", isolate=False)
+        proc, out = _spawn(zygote, box, work, mode)
+        codes[mode] = proc.wait(60)
+    assert codes == {"ok": 0, "exit3": 3, "raise": 1}
+    assert "RuntimeError: boom" in open(out + ".err").read()
+
+
+def test_each_child_seeds_numpys_global_generator_afresh(zygote):
+    values = []
+    for k in range(3):
+        box, work = _box(zygote["root"], f"seed-{k}", isolate=False)
+        proc, out = _spawn(zygote, box, work)
+        assert proc.wait(60) == 0
+        values.append(_info(out)["rand"])
+    assert len(set(values)) == 3
+
+
+def test_kill_ends_a_running_child_and_wait_honours_its_timeout(zygote):
+    box, work = _box(zygote["root"], "sleeper", isolate=False)
+    proc, out = _spawn(zygote, box, work, "sleep")
+    deadline = time.monotonic() + 30
+    while not os.path.exists(out) or not open(out).read():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert proc.poll() is None
+    with pytest.raises(subprocess.TimeoutExpired):
+        proc.wait(timeout=0.2)
+    proc.kill()
+    assert proc.wait(10) == -9
+
+
+def test_the_zygote_serves_only_python_dash_m_of_its_own_interpreter(zygote):
+    box, work = _box(zygote["root"], "foreign", isolate=False)
+    assert zygote["z"].spawn(["/usr/bin/env", "-m", "childinfo"], box, clean_env()) is None
+    assert zygote["z"].spawn([sys.executable, "childinfo.py"], box, clean_env()) is None
+
+
+def test_a_dead_zygote_declines_so_the_caller_starts_the_process_itself(tmp_path):
+    os.chmod(tmp_path, 0o755)
+    z = Zygote(str(tmp_path / "z"), ["json"])
+    assert z.ready(60)
+    z.proc.kill()
+    z.proc.wait()
+    deadline = time.monotonic() + 10
+    while not z.dead:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    box, work = _box(tmp_path, "late", isolate=False)
+    assert z.spawn([sys.executable, "-m", "childinfo"], box, clean_env()) is None
+    z.close()
