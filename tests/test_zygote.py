@@ -168,3 +168,11 @@ def test_a_dead_zygote_declines_so_the_caller_starts_the_process_itself(tmp_path
     box, work = _box(tmp_path, "late", isolate=False)
     assert z.spawn([sys.executable, "-m", "childinfo"], box, clean_env()) is None
     z.close()
+
+
+def test_check_reports_a_zygote_whose_children_cannot_start(zygote):
+    box, work = _box(zygote["root"], "check-ok", isolate=False)
+    assert zygote["z"].check(box, str(work)) is None
+    missing = str(zygote["root"] / "no-such-dir")
+    why = zygote["z"].check(box, missing)
+    assert why is not None and "status 72" in why and "no-such-dir" in why

@@ -146,7 +146,7 @@ class Worker:
         os.makedirs(self.course)
         # two zygotes (they import while this worker sets up): kernels may import the
         # reference (the notebook's plot does), the probe must not find it even in memory
-        self.zygotes = {}
+        self.zygotes, self._zygotes_checked = {}, set()
         if cfg.preload:
             from .zygote import Zygote
             env = {"PYTHONPATH": os.pathsep.join(cfg.extra_pythonpath)} if cfg.extra_pythonpath else None
@@ -187,8 +187,19 @@ class Worker:
         return box
 
     def _live_zygote(self, kind: str):
-        """The ``kind`` zygote, restarted if it died (a fault there costs speed, never a grade)."""
+        """The ``kind`` zygote, checked before its first use and restarted if it died (a
+        fault there costs speed, never a grade: without it processes start the ordinary way)."""
         z = self.zygotes.get(kind)
+        if z is not None and kind not in self._zygotes_checked:
+            self._zygotes_checked.add(kind)
+            cdir = self._reset(os.path.join(self.dir, f"check-{kind}"))
+            why = z.check(self._box(cdir, [cdir]), cdir)
+            if why is not None:
+                print(f"warning: worker {self.name}: {kind} zygote unusable ({why}); starting "
+                      f"{kind}s the ordinary way", file=sys.stderr)
+                z.close()
+                self.zygotes.pop(kind)
+                return None
         if z is not None and z.dead:
             z.close()
             self._zygote_restarts = getattr(self, "_zygote_restarts", 0) + 1

@@ -189,6 +189,36 @@ class Zygote:
             return None
         return ForkedProcess(self, int(reply["pid"]))
 
+    def check(self, sandbox, workdir: str, timeout: float = 60.0) -> str | None:
+        """Fork a trivial child inside ``sandbox`` (cwd ``workdir``): None if it ran, else why not.
+
+        A zygote that cannot confine its children (a kernel without namespaces, a seccomp
+        filter) must cost speed, never a grade: the worker checks once, before any student.
+        """
+        import copy
+        from .sandbox import clean_env, prepare_dir
+        box = copy.deepcopy(sandbox)
+        box.cwd = workdir
+        prepare_dir(workdir, box)
+        err = os.path.join(self.workdir, "check.stderr")
+        proc = self.spawn([sys.executable, "-m", "autograder.classgrade.zygote", "--check"], box,
+                          clean_env({"HOME": workdir}), stderr=err, timeout=timeout)
+        if proc is None:
+            return "the zygote did not start"
+        try:
+            code = proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return "its test child did not finish"
+        if code != 0:
+            try:
+                with open(err, encoding="utf-8", errors="replace") as fh:
+                    tail = fh.read().strip().splitlines()[-1:]
+            except OSError:
+                tail = []
+            return f"its test child exited with status {code}" + (f": {tail[0][:200]}" if tail else "")
+        return None
+
     def close(self) -> None:
         try:
             self.proc.stdin.close()
@@ -404,4 +434,6 @@ def serve(preload: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--check"]:      # the child Zygote.check forks: reaching here is the test
+        sys.exit(0)
     serve(sys.argv[1:])
