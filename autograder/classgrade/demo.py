@@ -146,12 +146,16 @@ def main(out: str = "demo-output", students: int = 40, workers: int | None = Non
     def short(p):
         rel = os.path.relpath(p)
         return p if rel.startswith("..") else rel
+    # shorter limits than the command's defaults (300 s, 60 s): the demo's endless loop
+    # should not keep a first-time user waiting
+    timeout, cell_timeout = 120, 10
     print(f"built in {time.monotonic() - t0:.1f} s; grading with "
           f"`python -m autograder grade --course {course} --assignment {assignment} "
           f"--submissions {short(submitted)} --roster {short(roster)} "
-          f"--out {short(os.path.join(out, 'grading'))}`", flush=True)
+          f"--out {short(os.path.join(out, 'grading'))} --timeout {timeout} --cell-timeout {cell_timeout}`",
+          flush=True)
     summary = grade_class(course, assignment, os.path.join(out, "grading"), submissions=submitted,
-                          roster=roster, workers=workers, timeout=240, cell_timeout=20)
+                          roster=roster, workers=workers, timeout=timeout, cell_timeout=cell_timeout)
     print()
     print_summary(summary)
     with open(os.path.join(out, "class.csv"), "w", newline="") as fh:
