@@ -256,8 +256,22 @@ def test_grade_command_runs_on_a_dask_cluster(toy, monkeypatch):
                                   host="127.0.0.1") as cluster:
         out = str(toy["root"] / "out-dask")
         proc = _grade(toy, out, "--executor", "dask", "--scheduler", cluster.scheduler_address)
+        # the dask workers outlive the run; the zygotes they started for it must not
+        assert _processes_working_in(out) == []
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert {k: r["score"] for k, r in _rows(out).items()} == {"ann": "5", "bob": "2", "cy": "0", "dee": "0"}
+
+
+def _processes_working_in(folder):
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cwd = os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            continue
+        if cwd.startswith(folder + os.sep):
+            found.append((pid, cwd))
+    return found
 
 
 def test_grade_command_reports_a_missing_course_clearly(tmp_path):

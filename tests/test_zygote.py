@@ -176,3 +176,14 @@ def test_check_reports_a_zygote_whose_children_cannot_start(zygote):
     missing = str(zygote["root"] / "no-such-dir")
     why = zygote["z"].check(box, missing)
     assert why is not None and "status 72" in why and "no-such-dir" in why
+
+
+def test_a_reused_pid_is_not_mistaken_for_the_earlier_child_that_exited(zygote):
+    z = zygote["z"]
+    pid = 4_000_000          # beyond any real pid: only these messages speak of it
+    z._handle({"exit": pid, "code": 0})              # an earlier child with this pid ended
+    z._handle({"pid": pid})                          # the zygote forked a new one with the same pid
+    z._replies.remove({"pid": pid})
+    assert z._exit_code(pid) is None                 # the new child is running
+    z._handle({"exit": pid, "code": -9})
+    assert z._exit_code(pid) == -9

@@ -146,7 +146,7 @@ class Worker:
         os.makedirs(self.course)
         # two zygotes (they import while this worker sets up): kernels may import the
         # reference (the notebook's plot does), the probe must not find it even in memory
-        self.zygotes, self._zygotes_checked = {}, set()
+        self.zygotes, self._zygotes_checked, self._zygote_restarts = {}, set(), 0
         if cfg.preload:
             from .zygote import Zygote
             env = {"PYTHONPATH": os.pathsep.join(cfg.extra_pythonpath)} if cfg.extra_pythonpath else None
@@ -202,13 +202,19 @@ class Worker:
                 return None
         if z is not None and z.dead:
             z.close()
-            self._zygote_restarts = getattr(self, "_zygote_restarts", 0) + 1
+            self._zygote_restarts += 1
             if self._zygote_restarts > 3:       # keeps dying: start processes the ordinary way
                 self.zygotes.pop(kind)
                 return None
             from .zygote import Zygote
             z = self.zygotes[kind] = Zygote(z.workdir, preload_modules(self.cfg.checks, kind), env=z.env)
         return z
+
+    def close(self) -> None:
+        """Stop the zygotes (a long-lived dask worker outlives one grading run)."""
+        for z in self.zygotes.values():
+            z.close()
+        self.zygotes.clear()
 
     def _reset(self, path: str) -> str:
         if os.path.exists(path):
@@ -642,6 +648,16 @@ def _get_worker(cfg: GradeConfig) -> Worker:
     return w
 
 
+def release_workers(out: str) -> int:
+    """Close this process's workers of the run writing to ``out``; how many there were."""
+    with _WORKERS_LOCK:
+        mine = [k for k in _WORKERS if k[2] == out]
+        workers = [_WORKERS.pop(k) for k in mine]
+    for w in workers:
+        w.close()
+    return len(workers)
+
+
 def grade_submission(cfg: GradeConfig, entry: dict) -> dict:
     """Grade one student's submission (the task handed to the executor). Never raises."""
     try:
@@ -931,6 +947,10 @@ def grade_class(course: str, assignment: str, out: str, submissions: str | None 
     finally:
         pool.shutdown(wait=True)
         if client is not None:
+            try:
+                client.run(release_workers, cfg.out)     # the dask workers live on: free their zygotes
+            except Exception:  # noqa: BLE001 - a worker that is gone has nothing to free
+                pass
             client.close()
     gradebook = merge_gradebooks(out, template)
     final = []

@@ -119,27 +119,32 @@ class Zygote:
     def _read(self) -> None:
         for line in self.proc.stdout:
             try:
-                msg = json.loads(line)
-            except ValueError:
+                self._handle(json.loads(line))
+            except (ValueError, TypeError, KeyError):
                 continue
-            with self._cond:
-                if "exit" in msg:
-                    self._exits[int(msg["exit"])] = int(msg["code"])
-                elif "ready" in msg:
-                    self.info = msg
-                    self._ready.set()
-                else:
-                    self._replies.append(msg)
-                self._cond.notify_all()
         with self._cond:
             self._dead = True
             self._ready.set()
             self._cond.notify_all()
 
+    def _handle(self, msg: dict) -> None:
+        with self._cond:
+            if "exit" in msg:
+                self._exits[int(msg["exit"])] = int(msg["code"])
+            elif "ready" in msg:
+                self.info = msg
+                self._ready.set()
+            else:
+                # a pid is reused only after its exit was reported (the zygote reaps it
+                # first), so an exit recorded for this pid belongs to an earlier child
+                self._exits.pop(msg.get("pid"), None)
+                self._replies.append(msg)
+            self._cond.notify_all()
+
     def _exit_code(self, pid: int) -> int | None:
         with self._cond:
             if pid in self._exits:
-                return self._exits[pid]
+                return self._exits.pop(pid)     # ForkedProcess keeps it from here
             if not self._dead:
                 return None
         # the zygote is gone: its orphans were re-parented; alive or not is all we can tell
