@@ -539,7 +539,9 @@ def _lean_html_exporter(base):
     """
     import nbconvert.exporters.html as html_module
 
-    soup = html_module.BeautifulSoup
+    soup = getattr(html_module, "BeautifulSoup", None)
+    if soup is None:             # another nbconvert: leave its exporter as it is
+        return base
 
     class Verbatim:
         """What the pass sees when it has nothing to change: no elements, the same text."""
