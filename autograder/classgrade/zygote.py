@@ -271,7 +271,7 @@ def _mount_proc(libc) -> None:
         raise OSError(ctypes.get_errno(), "mounting /proc failed")
 
 
-def _redirect(stdout: str | None, stderr: str | None, keep: tuple = ()) -> None:
+def _redirect(stdout: str | None, stderr: str | None) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     out = os.open(stdout, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if stdout else devnull
     err = os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if stderr else devnull
@@ -351,9 +351,7 @@ def _child(req: dict, libc) -> None:
         pid = os.fork()
         if pid:
             sb.reap(pid)                   # B (or A without namespaces): reap, then exit
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)     # as in a new Python
         sb.become_untrusted(spec)
     except BaseException as exc:  # noqa: BLE001 - never fall back into the zygote's loop
         try:
@@ -377,8 +375,6 @@ def serve(preload: list[str]) -> None:
                 getattr(mod, func)()
         except Exception as exc:  # noqa: BLE001 - a missing optional module costs speed only
             failed.append(f"{name}: {type(exc).__name__}: {exc}")
-    if "matplotlib.pyplot" in sys.modules:      # build/load the font cache once, here
-        import matplotlib.font_manager  # noqa: F401
     libc = _libc()
     out = sys.stdout.buffer
     inp = sys.stdin.buffer.fileno()
