@@ -89,29 +89,26 @@ def main() -> int:
     if p.returncode != 0:
         print("plain nbgrader failed:", p.stderr[-2000:])
 
+    def grade(out: str, *extra: str) -> float | None:
+        """Wall time of the class command writing to ``out`` (None if it failed)."""
+        print(f"python -m autograder grade --workers {args.workers} {' '.join(extra)}...", flush=True)
+        t = time.perf_counter()
+        c = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", args.course,
+                            "--assignment", args.assignment, "--submissions", submitted, "--roster", roster,
+                            "--out", out, "--workers", str(args.workers), "--no-progress", *extra],
+                           cwd=ROOT, capture_output=True, text=True)
+        if c.returncode != 0:
+            print("command failed:", c.stderr[-2000:])
+            return None
+        return time.perf_counter() - t
+
     # -- 2. the class command ----------------------------------------------------------------
     out = os.path.join(work, "command")
-    print(f"python -m autograder grade --workers {args.workers} ...", flush=True)
-    t = time.perf_counter()
-    c = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", args.course, "--assignment",
-                        args.assignment, "--submissions", submitted, "--roster", roster, "--out", out,
-                        "--workers", str(args.workers), "--no-progress"], cwd=ROOT, capture_output=True, text=True)
-    t_cmd = time.perf_counter() - t
-    if c.returncode != 0:
-        print("command failed:", c.stderr[-2000:])
-        return 1
-
+    t_cmd = grade(out)
     # -- 3. the command without the zygotes: every kernel and probe a new Python ------------------
     out_np = os.path.join(work, "command-no-preload")
-    print(f"python -m autograder grade --workers {args.workers} --no-preload ...", flush=True)
-    t = time.perf_counter()
-    c = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", args.course, "--assignment",
-                        args.assignment, "--submissions", submitted, "--roster", roster, "--out", out_np,
-                        "--workers", str(args.workers), "--no-progress", "--no-preload"], cwd=ROOT,
-                       capture_output=True, text=True)
-    t_np = time.perf_counter() - t
-    if c.returncode != 0:
-        print("command --no-preload failed:", c.stderr[-2000:])
+    t_np = grade(out_np, "--no-preload")
+    if t_cmd is None or t_np is None:
         return 1
 
     # -- 4. the floor ------------------------------------------------------------------------

@@ -295,15 +295,11 @@ def test_without_root_or_namespaces_grading_still_works_with_resource_limits_onl
 
 def test_grades_are_the_same_with_and_without_the_zygote(toy):
     """--no-preload starts every kernel and probe as a new Python: nothing about a grade may change."""
-    out = str(toy["root"] / "out-no-preload")
-    proc = _grade(toy, out, "--workers", "1", "--no-preload")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    fast = _rows(str(toy["root"] / "out-process")) if os.path.exists(toy["root"] / "out-process") else None
-    if fast is None:
-        fast_out = str(toy["root"] / "out-process-2")
-        assert _grade(toy, fast_out, "--workers", "1").returncode == 0
-        fast = _rows(fast_out)
-    slow = _rows(out)
+    fast_out, slow_out = str(toy["root"] / "out-preload"), str(toy["root"] / "out-no-preload")
+    for out, extra in ((fast_out, []), (slow_out, ["--no-preload"])):
+        proc = _grade(toy, out, "--workers", "1", *extra)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    fast, slow = _rows(fast_out), _rows(slow_out)
     for sid in fast:
         assert {k: v for k, v in slow[sid].items() if k != "flags"} == {k: v for k, v in fast[sid].items() if k != "flags"}
         assert set(slow[sid]["flags"].split(";")) == set(fast[sid]["flags"].split(";"))

@@ -223,7 +223,7 @@ def run_probe(checks: Checks, cells: list[str], names: list[str], workdir: str, 
     cmd = [sys.executable, "-m", "autograder.classgrade.verify", job, out]
     result = ProbeResult()
     env = sb.clean_env({"HOME": workdir, "MPLCONFIGDIR": os.path.join(workdir, "mpl")})
-    errlog = os.path.join(os.path.dirname(os.path.abspath(workdir)), os.path.basename(workdir) + ".stderr")
+    errlog = os.path.abspath(workdir) + ".stderr"        # beside the probe's folder, which it may clear
     proc = zygote.spawn(cmd, sandbox, env, stderr=errlog) if zygote is not None else None
     try:
         if proc is None:
