@@ -66,8 +66,12 @@ def _nbgrader(args, cwd):
     return done
 
 
-def build(out: pathlib.Path = ROOT, course: pathlib.Path = COURSE, names=None) -> list[pathlib.Path]:
-    """Generate release/ and solutions/ under ``out``; return the files written."""
+def build(out: pathlib.Path = ROOT, course: pathlib.Path = COURSE, names=None,
+          nbgrader_options=()) -> list[pathlib.Path]:
+    """Generate release/ and solutions/ under ``out``; return the files written.
+
+    ``nbgrader_options`` are added to the ``generate_solution`` command, which executes the
+    notebook (the tests pass the unix-socket options of their kernels)."""
     out = pathlib.Path(out)
     names = names or assignments(course)
     written = []
@@ -79,7 +83,7 @@ def build(out: pathlib.Path = ROOT, course: pathlib.Path = COURSE, names=None) -
                         ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
         for name in names:
             _nbgrader(["generate_assignment", name, "--force"], scratch)
-            _nbgrader(["generate_solution", name, "--force"], scratch)
+            _nbgrader(["generate_solution", name, "--force", *nbgrader_options], scratch)
             for made, target, strip in [
                 (scratch / "release" / name, out / "assignments" / "release" / name, False),
                 (scratch / "solution" / name, out / "solutions" / name, True),

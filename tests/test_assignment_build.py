@@ -96,8 +96,8 @@ def test_notebooks_are_committed_without_outputs():
                 assert not cell.outputs and cell.execution_count is None, path
 
 
-def test_release_and_solutions_are_exactly_what_the_build_makes(tmp_path):
-    build.build(out=tmp_path)
+def test_release_and_solutions_are_exactly_what_the_build_makes(tmp_path, kernel_sockets):
+    build.build(out=tmp_path, nbgrader_options=kernel_sockets.nbgrader_options())
     for committed in (RELEASE, SOLUTION):
         made = tmp_path / committed.relative_to(ROOT)
         assert made.read_bytes() == committed.read_bytes(), (
@@ -108,9 +108,9 @@ def test_release_and_solutions_are_exactly_what_the_build_makes(tmp_path):
     assert made_files == committed_files
 
 
-def test_the_solution_notebook_runs_cleanly_and_draws_the_paths():
+def test_the_solution_notebook_runs_cleanly_and_draws_the_paths(kernel_sockets):
     nb = nbformat.read(SOLUTION, as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=120,
+    NotebookClient(nb, kernel_name="python3", timeout=120, config=kernel_sockets.config(),
                    resources={"metadata": {"path": str(SOLUTION.parent)}}).execute()
     errors, stderr, figures, passed = [], [], 0, 0
     for i, cell in enumerate(nb.cells):
@@ -127,9 +127,9 @@ def test_the_solution_notebook_runs_cleanly_and_draws_the_paths():
     assert figures == 1 and passed == 2 * len(PARTS)
 
 
-def test_the_release_runs_without_crashing_and_skips_unwritten_optimizers():
+def test_the_release_runs_without_crashing_and_skips_unwritten_optimizers(kernel_sockets):
     nb = nbformat.read(RELEASE, as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=True,
+    NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=True, config=kernel_sockets.config(),
                    resources={"metadata": {"path": str(RELEASE.parent)}}).execute()
     demo = nb.cells[-1]
     assert not [o for o in demo.outputs if o.output_type == "error"]

@@ -29,9 +29,9 @@ def test_lecture_is_committed_without_outputs(path):
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.stem)
-def test_lecture_executes_without_errors_or_stderr_and_draws_figures(path):
+def test_lecture_executes_without_errors_or_stderr_and_draws_figures(path, kernel_sockets):
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, kernel_name="python3", timeout=180,
+    client = NotebookClient(nb, kernel_name="python3", timeout=180, config=kernel_sockets.config(),
                             resources={"metadata": {"path": str(path.parent)}})
     client.execute()
 

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from autograder.classgrade.sandbox import Limits, Sandbox, capabilities, clean_env, plan_expose, prepare_dir
-from autograder.classgrade.zygote import Zygote
+from autograder.classgrade.zygote import ForkedProcess, Zygote
 
 CHILD = '''
 import json, os, resource, socket, sys
@@ -187,3 +187,69 @@ def test_a_reused_pid_is_not_mistaken_for_the_earlier_child_that_exited(zygote):
     assert z._exit_code(pid) is None                 # the new child is running
     z._handle({"exit": pid, "code": -9})
     assert z._exit_code(pid) == -9
+
+
+def _stranger():
+    """A process group leader of someone else's, standing in for whoever gets a reaped pid."""
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], start_new_session=True)
+
+
+def test_a_pid_the_child_no_longer_holds_is_never_signalled(zygote, tmp_path):
+    z = zygote["z"]
+    stranger = _stranger()
+    try:
+        assert z._open_child(stranger.pid) is None        # not the zygote's child: no handle on it
+        late = ForkedProcess(z, stranger.pid, None)       # spawn found its child already reaped
+        late.send_signal(2)
+        late.kill()
+        assert late.poll() is None                        # its exit is still to be reported ...
+        os.chmod(tmp_path, 0o755)
+        gone = Zygote(str(tmp_path / "z"), ["json"])      # ... and once the zygote is gone
+        assert gone.ready(60)
+        gone.proc.kill()
+        gone.proc.wait()
+        deadline = time.monotonic() + 10
+        while not gone.dead:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        orphan = ForkedProcess(gone, stranger.pid, None)
+        assert orphan.poll() == -9                        # it is over, whoever has the pid now
+        orphan.kill()
+        time.sleep(0.2)
+        assert stranger.poll() is None                    # the stranger never got a signal
+        gone.close()
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_a_forked_kernel_that_ended_is_never_signalled_again(zygote, monkeypatch):
+    """jupyter_client interrupts the kernel of a timed-out cell even if the submission's
+    watchdog has killed it meanwhile; once the zygote reaped it, its pid and group id may be
+    anyone's, so the interrupt must go nowhere."""
+    import asyncio
+    from autograder.classgrade import sandbox as sb
+    box, work = _box(zygote["root"], "kernel", isolate=False)
+    kdir = zygote["root"] / "kernel-dir"
+    kdir.mkdir()
+    prepare_dir(str(kdir), box)
+    sent = []
+
+    async def start_kill_interrupt():
+        km = sb._make_kernel_manager_class()(kernel_name="python3")
+        await km.start_kernel(cwd=str(work))
+        proc = km.provisioner.process
+        assert isinstance(proc, ForkedProcess)            # forked, not started the ordinary way
+        proc.kill()                                       # the watchdog
+        assert proc.wait(30) == -9
+        monkeypatch.setattr(os, "killpg", lambda *args: sent.append(args))
+        monkeypatch.setattr(os, "kill", lambda *args: sent.append(args))
+        await km.interrupt_kernel()                       # the timed-out cell
+        await km.shutdown_kernel(now=True)
+
+    sb.set_kernel_sandbox(box, str(kdir), zygote["z"])
+    try:
+        asyncio.run(start_kill_interrupt())
+    finally:
+        sb.set_kernel_sandbox(None, None)
+    assert sent == []

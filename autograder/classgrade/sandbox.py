@@ -514,7 +514,9 @@ def _make_kernel_manager_class():
                                           stderr=os.path.join(kdir, "kernel.log"))
                 if proc is not None:       # forked, imports done: what LocalProvisioner.launch_kernel records
                     prov = self.provisioner
-                    prov.process, prov.pid, prov.pgid = proc, proc.pid, proc.pid
+                    # no pgid: LocalProvisioner would signal it even after the kernel ended and
+                    # the id was reused; without one it asks the process, which checks first
+                    prov.process, prov.pid, prov.pgid = proc, proc.pid, None
                     prov.cwd = self._box.cwd
                     self._reconcile_connection_info(prov.connection_info)
                     if self._registry is not None:

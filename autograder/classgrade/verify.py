@@ -238,9 +238,12 @@ def run_probe(checks: Checks, cells: list[str], names: list[str], workdir: str, 
     except subprocess.TimeoutExpired:
         result.ok = False
         result.error = f"probe timed out after {timeout:.0f} s"
-        try:
-            os.killpg(proc.pid, 9)
-        except OSError:
+        if isinstance(proc, subprocess.Popen):     # not yet reaped: its group id is still ours
+            try:
+                os.killpg(proc.pid, 9)
+            except OSError:
+                proc.kill()
+        else:                                      # forked: the handle knows whether it may signal
             proc.kill()
         proc.wait()
     finally:

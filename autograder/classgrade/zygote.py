@@ -44,18 +44,42 @@ _PR_SET_PDEATHSIG = 1
 
 
 class ForkedProcess:
-    """A ``Popen``-like handle on a process the zygote forked (its group leader A)."""
+    """A ``Popen``-like handle on a process the zygote forked (its group leader A).
+
+    The worker is not A's parent: the zygote reaps A, after which A's pid may belong to
+    anyone. So the handle holds a pidfd, opened while A was certainly the zygote's child,
+    and signals A's group only while that pidfd says A runs (a running A keeps its pid, and
+    so its group's id, from being reused). Without it (A had already ended when ``spawn``
+    returned) it never signals at all.
+    """
 
     stdin = stdout = stderr = None
 
-    def __init__(self, zygote: "Zygote", pid: int):
+    def __init__(self, zygote: "Zygote", pid: int, pidfd: int | None):
         self._zygote = zygote
         self.pid = pid
+        self._pidfd = pidfd
         self.returncode: int | None = None
+
+    def _running(self) -> bool:
+        if self._pidfd is None:
+            return False
+        ended, _, _ = select.select([self._pidfd], [], [], 0)   # a pidfd reads once A ends
+        return not ended
+
+    def _release(self) -> None:
+        if self._pidfd is not None:
+            os.close(self._pidfd)
+            self._pidfd = None
 
     def poll(self) -> int | None:
         if self.returncode is None:
-            self.returncode = self._zygote._exit_code(self.pid)
+            code = self._zygote._exit_code(self.pid)
+            if code is None and self._zygote.dead and not self._running():
+                code = -signal.SIGKILL       # it ended after the zygote died: nobody reports it
+            if code is not None:
+                self.returncode = code
+                self._release()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -68,13 +92,13 @@ class ForkedProcess:
         return self.returncode
 
     def send_signal(self, sig: int) -> None:
-        if self.poll() is not None:
+        if self.poll() is not None or not self._running():
             return
         try:                      # the whole group: A, B and the kernel (students can't leave it
             os.killpg(self.pid, sig)   # without their namespace dying with B)
-        except OSError:
+        except OSError:           # A has not yet made its group (just forked): A alone
             try:
-                os.kill(self.pid, sig)
+                signal.pidfd_send_signal(self._pidfd, sig)
             except OSError:
                 pass
 
@@ -83,6 +107,12 @@ class ForkedProcess:
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
+
+    def __del__(self):
+        try:
+            self._release()
+        except (OSError, AttributeError):
+            pass
 
 
 class Zygote:
@@ -143,12 +173,7 @@ class Zygote:
 
     def _exit_code(self, pid: int) -> int | None:
         with self._cond:
-            if pid in self._exits:
-                return self._exits.pop(pid)     # ForkedProcess keeps it from here
-            if not self._dead:
-                return None
-        # the zygote is gone: its orphans were re-parented; alive or not is all we can tell
-        return None if os.path.exists(f"/proc/{pid}") and _state(pid) not in ("Z", "X") else -signal.SIGKILL
+            return self._exits.pop(pid, None)     # ForkedProcess keeps it from here
 
     def _wait_exit(self, timeout: float) -> None:
         with self._cond:
@@ -172,7 +197,7 @@ class Zygote:
         """Fork ``argv`` (``python -m MODULE ARGS`` of this interpreter) inside ``sandbox``."""
         if len(argv) < 3 or argv[1] != "-m" or os.path.abspath(argv[0]) != os.path.abspath(sys.executable):
             return None
-        if not self.ready(timeout):
+        if not pidfd_supported() or not self.ready(timeout):
             return None
         from dataclasses import asdict
         req = {"argv": list(argv[2:]), "spec": asdict(sandbox), "env": dict(env),
@@ -190,9 +215,21 @@ class Zygote:
                 while not self._replies and not self._dead and time.monotonic() < end:
                     self._cond.wait(0.5)
                 reply = self._replies.pop(0) if self._replies else None
-        if not reply or "pid" not in reply:
+            if not reply or "pid" not in reply:
+                return None
+            # still under the lock: the zygote forks nothing else meanwhile
+            return ForkedProcess(self, int(reply["pid"]), self._open_child(int(reply["pid"])))
+
+    def _open_child(self, pid: int) -> int | None:
+        """A pidfd on the zygote's child ``pid``; None if that child has already been reaped."""
+        try:
+            fd = os.pidfd_open(pid)
+        except OSError:                  # reaped (its exit is on its way), pid not yet reused
             return None
-        return ForkedProcess(self, int(reply["pid"]))
+        if _parent(pid) != self.proc.pid:    # reaped, and the pid already went to a stranger
+            os.close(fd)
+            return None
+        return fd
 
     def check(self, sandbox, workdir: str, timeout: float = 60.0) -> str | None:
         """Fork a trivial child inside ``sandbox`` (cwd ``workdir``): None if it ran, else why not.
@@ -237,12 +274,28 @@ class Zygote:
         self._log.close()
 
 
-def _state(pid: int) -> str:
+def _parent(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return "X"
+            return int(fh.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def pidfd_supported() -> bool:
+    """Whether this kernel gives pidfds (Linux 5.3+): without them no zygote is used, since a
+    forked process could then not be signalled safely."""
+    global _PIDFD
+    if _PIDFD is None:
+        try:
+            os.close(os.pidfd_open(os.getpid()))
+            _PIDFD = True
+        except (AttributeError, OSError):
+            _PIDFD = False
+    return _PIDFD
+
+
+_PIDFD: bool | None = None
 
 
 # ----------------------------------------------------------------------------------------
