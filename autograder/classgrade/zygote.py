@@ -64,8 +64,9 @@ class ForkedProcess:
     def _running(self) -> bool:
         if self._pidfd is None:
             return False
-        ended, _, _ = select.select([self._pidfd], [], [], 0)   # a pidfd reads once A ends
-        return not ended
+        watch = select.poll()                  # (poll, not select: any fd number)
+        watch.register(self._pidfd, select.POLLIN)
+        return not watch.poll(0)               # a pidfd turns readable once A has ended
 
     def _release(self) -> None:
         if self._pidfd is not None:
