@@ -155,7 +155,8 @@ def test_the_zygote_serves_only_python_dash_m_of_its_own_interpreter(zygote):
     assert zygote["z"].spawn([sys.executable, "childinfo.py"], box, clean_env()) is None
 
 
-def test_a_dead_zygote_declines_so_the_caller_starts_the_process_itself(tmp_path):
+def _dead_zygote(tmp_path):
+    """A zygote that started, then died (its handle has noticed)."""
     os.chmod(tmp_path, 0o755)
     z = Zygote(str(tmp_path / "z"), ["json"])
     assert z.ready(60)
@@ -165,6 +166,11 @@ def test_a_dead_zygote_declines_so_the_caller_starts_the_process_itself(tmp_path
     while not z.dead:
         assert time.monotonic() < deadline
         time.sleep(0.05)
+    return z
+
+
+def test_a_dead_zygote_declines_so_the_caller_starts_the_process_itself(tmp_path):
+    z = _dead_zygote(tmp_path)
     box, work = _box(tmp_path, "late", isolate=False)
     assert z.spawn([sys.executable, "-m", "childinfo"], box, clean_env()) is None
     z.close()
@@ -203,15 +209,7 @@ def test_a_pid_the_child_no_longer_holds_is_never_signalled(zygote, tmp_path):
         late.send_signal(2)
         late.kill()
         assert late.poll() is None                        # its exit is still to be reported ...
-        os.chmod(tmp_path, 0o755)
-        gone = Zygote(str(tmp_path / "z"), ["json"])      # ... and once the zygote is gone
-        assert gone.ready(60)
-        gone.proc.kill()
-        gone.proc.wait()
-        deadline = time.monotonic() + 10
-        while not gone.dead:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+        gone = _dead_zygote(tmp_path)                     # ... and once the zygote is gone
         orphan = ForkedProcess(gone, stranger.pid, None)
         assert orphan.poll() == -9                        # it is over, whoever has the pid now
         orphan.kill()
