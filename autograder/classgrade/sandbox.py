@@ -146,6 +146,16 @@ def wrap(argv: list[str], sandbox: Sandbox) -> list[str]:
     return inner
 
 
+def last_line(path: str) -> str:
+    """The last line a sandboxed process wrote to its log ``path`` (for an error message)."""
+    try:
+        with open(path, "rb") as fh:
+            lines = fh.read()[-4000:].decode(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return lines[-1][:200] if lines else ""
+
+
 def clean_env(extra: dict | None = None) -> dict:
     """Environment for untrusted code: single-threaded BLAS, no grader secrets, a safe HOME."""
     env = {k: v for k, v in os.environ.items()

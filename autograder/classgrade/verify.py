@@ -138,15 +138,6 @@ class Checks:
         return v
 
 
-def _last_line(path: str) -> str:
-    try:
-        with open(path, "rb") as fh:
-            lines = fh.read()[-4000:].decode(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return lines[-1][:200] if lines else ""
-
-
 def _flatten(traj) -> dict[str, np.ndarray]:
     if isinstance(traj, dict):
         out = {}
@@ -234,7 +225,7 @@ def run_probe(checks: Checks, cells: list[str], names: list[str], workdir: str, 
         code = proc.wait(timeout=timeout)
         if code != 0:
             result.ok = False
-            result.error = f"probe exited with status {code} {_last_line(errlog)}"
+            result.error = f"probe exited with status {code} {sb.last_line(errlog)}"
     except subprocess.TimeoutExpired:
         result.ok = False
         result.error = f"probe timed out after {timeout:.0f} s"

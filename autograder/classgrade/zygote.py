@@ -239,7 +239,7 @@ class Zygote:
         filter) must cost speed, never a grade: the worker checks once, before any student.
         """
         import copy
-        from .sandbox import clean_env, prepare_dir
+        from .sandbox import clean_env, last_line, prepare_dir
         box = copy.deepcopy(sandbox)
         box.cwd = workdir
         prepare_dir(workdir, box)
@@ -254,12 +254,8 @@ class Zygote:
             proc.kill()
             return "its test child did not finish"
         if code != 0:
-            try:
-                with open(err, encoding="utf-8", errors="replace") as fh:
-                    tail = fh.read().strip().splitlines()[-1:]
-            except OSError:
-                tail = []
-            return f"its test child exited with status {code}" + (f": {tail[0][:200]}" if tail else "")
+            tail = last_line(err)
+            return f"its test child exited with status {code}" + (f": {tail}" if tail else "")
         return None
 
     def close(self) -> None:
