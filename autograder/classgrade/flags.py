@@ -71,6 +71,10 @@ class Kind(enum.Enum):
     NO_VERDICT = _Spec("no-verdict", Severity.REVIEW,
                        "the out-of-kernel check could not record this part (no answer, garbled, timed out): "
                        "it scored 0; look at the part by hand")
+    INCONSISTENT = _Spec("inconsistent", Severity.REVIEW,
+                         "the notebook's own test passed but the grader's check on freshly drawn scenarios "
+                         "failed: the code may only handle the scenarios it was shown (or patch the tests); "
+                         "read the part")
     # -- cheating
     TAMPERING = _Spec("tampering", Severity.CHEATING,
                       "the in-kernel tests passed but the grader's own check did not: the code manipulated "
