@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from .flags import Flag, Kind
 from .outcome import PartScore, Status, SubmissionResult
-from .record import Fault
+from .recorder import Fault
 
 
 @dataclass(frozen=True)

@@ -68,6 +68,9 @@ class Kind(enum.Enum):
                   "the student's process died (os._exit, a signal, the memory limit): the parts not checked score 0")
     OUTPUT_TRUNCATED = _Spec("output-truncated", Severity.INFO,
                              "the notebook printed more than the output limit; the stored outputs were cut")
+    NO_FEEDBACK = _Spec("no-feedback", Severity.INFO,
+                        "the feedback page could not be rendered (the grade stands); send the student the "
+                        "autograded notebook instead")
     NO_VERDICT = _Spec("no-verdict", Severity.REVIEW,
                        "the out-of-kernel check could not record this part (no answer, garbled, timed out): "
                        "it scored 0; look at the part by hand")

@@ -68,6 +68,7 @@ class SubmissionResult:
     source: str = ""                         # the upload the graded notebook came from
     feedback: str | None = None              # path of the feedback page, relative to the output folder
     timings: dict[str, float] = field(default_factory=dict)
+    first_error: str = ""                    # the kernel's first error output (the pre-flight names it)
 
     @property
     def score(self) -> float | None:

@@ -369,6 +369,12 @@ def similarity(a: str, b: str) -> float:
     ta, tb = _alpha(_tokens(a)), _alpha(_tokens(b))
     if not ta or not tb:
         return 0.0
+    # SequenceMatcher is O(len(ta) * len(tb)); its ratio 2M/(n+m) is at most 2*min/(n+m), so
+    # fragments of very different lengths are told apart without it (a huge class never costs
+    # more than its own length)
+    bound = 2 * min(len(ta), len(tb)) / (len(ta) + len(tb))
+    if bound < COPY_THRESHOLD:
+        return bound
     return difflib.SequenceMatcher(None, ta, tb, autojunk=False).ratio()
 
 
@@ -471,3 +477,55 @@ def import_aliases(sources: list[str]) -> dict[str, str]:
                 for a in n.names:
                     out[a.asname or a.name] = f"{n.module}.{a.name}"
     return out
+
+
+# ---------------------------------------------------------------------------- the stage
+_KINDS = {"tampering": "TAMPERING", "copying": "COPYING", "suspicious": "SUSPICIOUS"}
+
+
+class ScanContext:
+    """What the scan compares a submission with, computed once per worker from the course."""
+
+    def __init__(self, spec, checks_module):
+        import inspect
+        import nbformat
+        import os
+        self.targets = set(spec.targets)
+        self.part_of = {t: p.grade_id for p in spec.parts for t in p.targets}
+        self.test_names = names_used(list(spec.test_sources.values()))
+        self.reference_classes: dict[str, str] = {}
+        for t in spec.targets:
+            try:
+                ref = checks_module.reference(t)
+                if inspect.isclass(ref):
+                    self.reference_classes.update({k: v for k, v in class_sources(inspect.getsource(ref)).items()
+                                                   if k == t})
+            except Exception:  # noqa: BLE001 - no source for the reference: no copy detection for it
+                pass
+        instructor = [src for src in spec.locked.values()] + list(spec.test_sources.values())
+        self.allowed_imports = imported_names(instructor)
+        self.aliases = import_aliases(instructor)
+        self.exempt: set[str] = set()
+        self.solution_classes = dict(getattr(spec, "solution_classes", {}) or {})
+        for name, body in self.solution_classes.items():
+            ref = self.reference_classes.get(name)
+            if ref and similarity(body, ref) >= COPY_THRESHOLD:
+                self.exempt.add(name)     # the model solution itself reads like the reference
+
+
+def scan_submission(sub, context: ScanContext) -> list:
+    """The scan's findings for a :class:`~.read.Submission`, as flags in the shared vocabulary."""
+    from .flags import Flag, Kind
+    found = scan_cells(sub.editable, context.targets, context.test_names, set(context.targets),
+                       context.reference_classes, exempt_copy=context.exempt,
+                       allowed_imports=context.allowed_imports, aliases=context.aliases)
+    flags = []
+    for f in found:
+        if f.kind == "suspicious" and f.reason.startswith("does not parse"):
+            kind = Kind.SYNTAX_ERROR
+        else:
+            kind = Kind[_KINDS[f.kind]]
+        where = f" (cell {f.cell})" if f.cell else ""
+        flags.append(Flag(kind, f"{f.part + ': ' if f.part else ''}{f.reason}{where}",
+                          part=context.part_of.get(f.part) if f.part else None))
+    return flags
