@@ -51,7 +51,8 @@ Conventions, where implementations differ (all as in torch):
   the trajectories agree; they differ only if lr changes during training.
 - Nesterov uses the variable-transformed form of Sutskever et al. (2013), which
   needs the gradient at the current parameters only.
-- Nadam uses torch's momentum schedule μₜ = β₁(1 − ½·0.96^(t·ψ)).
+- Nadam is torch's form: momentum schedule μₜ = β₁(1 − ½·0.96^(t·ψ)) in the
+  step's two weights, the first moment averaged with the constant β₁.
 """
 
 from __future__ import annotations
@@ -579,13 +580,25 @@ class Nadam(Optimizer):
     :math:`v` = ``state['second_moment']`` (starting at 0) and the running product
     :math:`P = \prod_{i \le t} \mu_i` = ``state['mu_product']`` (starting at 1).
 
-    Dozat, *Incorporating Nesterov momentum into Adam*, ICLR workshop 2016.
+    Dozat, *Incorporating Nesterov momentum into Adam*, ICLR workshop 2016
+    (Algorithm 2).
 
-    Convention: the momentum schedule :math:`\mu_t` with 0.96 and ψ = 0.004 is
-    Dozat's, as implemented by torch (and Keras); with ψ = 0 it is the plain
-    Nesterov-Adam with :math:`\mu_t = \beta_1/2`. eps outside the square root.
-    Equals ``torch.optim.NAdam(params, lr, betas=(beta1, beta2), eps=eps,
-    momentum_decay=momentum_decay)``.
+    Convention: this is torch's form, not Dozat's Algorithm 2 line for line.
+    Dozat averages the first moment with the scheduled momentum,
+    :math:`m \leftarrow \mu_t m + (1 - \mu_t)\, g`; torch (and Keras) average it
+    with the constant :math:`\beta_1` and use :math:`\mu_t` only in the two
+    weights of the step. The two agree when :math:`\mu_t` is constant and
+    equal to :math:`\beta_1`, which here is the limit ψ → ∞ (0.96^(tψ) → 0; a
+    ψ of 1e4 already gives :math:`\mu_t = \beta_1` to float64). torch's default
+    ψ = 0.004 = 1/250 warms up slowly: :math:`\mu_1 \approx 0.45`,
+    :math:`\mu_{1000} \approx 0.52`, :math:`\mu_{10^4} \approx 0.81` with
+    β₁ = 0.9. ψ = 0 freezes :math:`\mu_t` at :math:`\beta_1/2` while m still
+    averages with :math:`\beta_1`, so it is not a constant-momentum
+    Nesterov-Adam. Keras 3's ``keras.optimizers.Nadam`` has no ψ: it uses
+    :math:`\mu_t = \beta_1(1 - \tfrac12\, 0.96^{t})`, i.e. ψ = 1 here (the
+    older tf.keras optimizer had ``schedule_decay=0.004``). eps outside the
+    square root. Equals ``torch.optim.NAdam(params, lr, betas=(beta1, beta2),
+    eps=eps, momentum_decay=momentum_decay)``.
     """
 
     n_scratch = 2
@@ -636,8 +649,10 @@ class AdamW(Adam):
 
     Loshchilov & Hutter, *Decoupled weight decay regularization*, ICLR 2019.
 
-    Convention: the decay is multiplied by lr, as in torch (the paper schedules it
-    separately). Equals ``torch.optim.AdamW(params, lr, betas=(beta1, beta2),
+    Convention: the decay is multiplied by lr, as in torch. Loshchilov & Hutter's
+    Algorithm 2 multiplies λ by the schedule multiplier :math:`\eta_t` only
+    (their step is :math:`\theta \leftarrow \theta - \eta_t(\alpha\,\hat m/(\sqrt{\hat v}
+    + \epsilon) + \lambda\theta)`), so torch's λ is the paper's λ divided by α. Equals ``torch.optim.AdamW(params, lr, betas=(beta1, beta2),
     eps=eps, weight_decay=weight_decay)``.
     """
 
