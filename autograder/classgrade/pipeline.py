@@ -1,0 +1,281 @@
+"""Grade a whole class: collect, pre-flight, grade in parallel, write every output from one result.
+
+:func:`grade_class` is the orchestrator (cf. otter's ``grade.main``): it validates, launches,
+merges and writes. Its steps:
+
+1. read the assignment (:func:`.protocol.load_spec`) and collect the uploads (:mod:`.collect`):
+   every rostered student becomes exactly one row, every bad file a flagged row or an
+   unmatched upload; nothing here stops the class for one file;
+2. prepare a template course (the instructor's ``source/`` and a gradebook made by nbgrader's
+   ``generate_assignment``) and draw this run's seed for the hidden scenarios (fresh unless
+   the instructor fixes it, recorded in results.json);
+3. **pre-flight**: grade the instructor's solution and the untouched release through exactly
+   the same workers; the solution must earn full marks and the release 0, else the run stops
+   naming the cause (:class:`PreflightError`), before any student is graded;
+4. grade every submission (:mod:`.worker`) on the executor (:mod:`.pool`) with a progress bar;
+   a worker process that dies is replaced and its submissions retried once, then ``not graded``;
+5. write the gradebook, grades.csv, results.json, exports and the class report from the
+   :class:`~.outcome.SubmissionResult` list (:mod:`.record`, :mod:`.export`, :mod:`.report`).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import secrets
+import shutil
+import sys
+import time
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+
+from . import collect as col
+from .decide import Identity, decide
+from .flags import Flag, Kind
+from .outcome import Status, SubmissionResult
+from .protocol import AssignmentSpec, load_spec
+from .worker import COURSE_ID, GradeConfig, Task, grade_submission, instructor_config, release_workers
+
+PREFLIGHT_SOLUTION = "__preflight_solution__"
+PREFLIGHT_RELEASE = "__preflight_release__"
+#: what a previous run wrote into OUT (removed first: a re-run replaces, never accumulates)
+OUTPUTS = ("gradebook.db", "grades.csv", "results.json", "report.html", "feedback", "autograded", ".work",
+           "exports")
+
+
+class PreflightError(RuntimeError):
+    """The grading path itself is broken: it does not give the solution full marks or the release 0."""
+
+
+@dataclass
+class Summary:
+    results: list[SubmissionResult]
+    out: str
+    spec: AssignmentSpec
+    seconds: float
+    sandbox: str
+    seed: int
+    paths: dict = field(default_factory=dict)
+    unmatched: list = field(default_factory=list)
+
+    @property
+    def not_graded(self) -> list[str]:
+        return [r.student_id for r in self.results if r.status is Status.NOT_GRADED]
+
+
+def venv_on_path() -> None:
+    """nbgrader runs ``alembic`` (a console script) when it creates a gradebook: find ours."""
+    bindir = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    if bindir not in path.split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + path
+
+
+def new_gradebook(path: str) -> None:
+    """An empty nbgrader gradebook at ``path``: nbgrader's tables and alembic version stamp.
+
+    nbgrader makes the same when it opens a missing gradebook, but learns the version by
+    running ``alembic heads`` in a subprocess (about 2 s); alembic's API reads it in-process.
+    """
+    from alembic.script import ScriptDirectory
+    from nbgrader.api import Base
+    from nbgrader.dbutil import ALEMBIC_DIR
+    from sqlalchemy import create_engine, text
+    head = ScriptDirectory(ALEMBIC_DIR).get_current_head()
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        Base.metadata.create_all(bind=engine)
+        with engine.begin() as con:
+            con.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+            con.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head})
+    finally:
+        engine.dispose()
+
+
+def prepare_template(course: str, assignment: str, work: str) -> str:
+    """A course copy with ``source/<assignment>``, its release and a gradebook from
+    ``generate_assignment`` (nbgrader's Python API, in-process)."""
+    from nbgrader.apps import NbGraderAPI
+    venv_on_path()
+    template = os.path.join(work, "template")
+    shutil.rmtree(template, ignore_errors=True)
+    os.makedirs(os.path.join(template, "source"))
+    shutil.copytree(os.path.join(course, "source", assignment), os.path.join(template, "source", assignment),
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    c = instructor_config(course)
+    c.CourseDirectory.root = template
+    c.CourseDirectory.course_id = COURSE_ID
+    c.CourseDirectory.db_url = f"sqlite:///{os.path.join(template, 'gradebook.db')}"
+    c.Application.log_level = "WARN"
+    new_gradebook(os.path.join(template, "gradebook.db"))
+    r = NbGraderAPI(config=c).generate_assignment(assignment, force=True)
+    if not r.get("success"):
+        raise RuntimeError(f"nbgrader generate_assignment failed for {assignment}:\n{r.get('error') or r.get('log')}")
+    return template
+
+
+def _tasks(collection, spec: AssignmentSpec) -> list[Task]:
+    out = []
+    for e in collection.entries:
+        who = Identity(e.student_id, e.first_name, e.last_name, getattr(e, "email", ""), e.on_roster,
+                       e.timestamp.isoformat() if e.timestamp else None, getattr(e, "source", "") or "")
+        status = {"pending": Status.GRADED, "missing": Status.MISSING}.get(e.status, Status.INVALID)
+        out.append(Task(who, status, e.notebook, list(e.flags),
+                        e.timestamp.strftime("%Y-%m-%d %H:%M:%S UTC") if e.timestamp else None))
+    return out
+
+
+def _preflight(pool, cfg: GradeConfig, template: str) -> None:
+    spec = cfg.spec
+    solution = os.path.join(template, "source", spec.name, spec.notebook + ".ipynb")
+    release = os.path.join(template, "release", spec.name, spec.notebook + ".ipynb")
+    futures = {pool.submit(grade_submission, cfg, Task(Identity(sid), Status.GRADED, path)): (sid, want)
+               for sid, path, want in ((PREFLIGHT_SOLUTION, solution, spec.max_score),
+                                       (PREFLIGHT_RELEASE, release, 0.0))}
+    problems = []
+    for fut in cf.as_completed(futures):
+        sid, want = futures[fut]
+        try:
+            r = fut.result()
+        except BrokenProcessPool as exc:
+            raise PreflightError(f"pre-flight: the grading worker died ({exc})") from None
+        if r.status is Status.GRADED and abs((r.score or 0.0) - want) < 1e-9:
+            continue
+        what = "the instructor's solution" if sid == PREFLIGHT_SOLUTION else "the untouched release"
+        got = "not graded" if r.score is None else f"{r.score:g}/{r.max_score:g}"
+        causes = [f.line() for f in r.sorted_flags() if f.kind.severity >= 1][:4]
+        if r.first_error:
+            causes.insert(0, f"the sandboxed kernel reported: {r.first_error}")
+        wrong = [f"{gid}: {p.note or ('verdict ' + str(p.verdict))}" for gid, p in r.parts.items()
+                 if (p.score < p.points - 1e-9) == (want > 0)][:4]
+        problems.append(f"{what} scored {got} through the grading path (it must score {want:g}): "
+                        + "; ".join(causes + wrong))
+    if problems:
+        raise PreflightError("pre-flight failed, no student was graded:\n  " + "\n  ".join(problems))
+
+
+def grade_class(course: str, assignment: str, out: str, *, submissions: str | None = None,
+                zip_path: str | None = None, roster: str | None = None, workers: int | None = None,
+                timeout: int = 300, cell_timeout: int = 60, executor: str = "process",
+                scheduler: str | None = None, checks: str | None = None, zip_regexp: str | None = None,
+                progress: bool = True, memory_mb: int = 3072, sandbox: bool = True, preload: bool = True,
+                seed: int | None = None, exports: tuple[str, ...] = (), preflight: bool = True) -> Summary:
+    """Grade every submission and write grades.csv, feedback, gradebook and report into ``out``."""
+    from tqdm import tqdm
+
+    from . import pool as pools
+    from .sandbox import Sandbox, capabilities, describe
+    t0 = time.monotonic()
+    course, out = os.path.abspath(course), os.path.abspath(out)
+    spec = load_spec(course, assignment, checks)
+    if not submissions and not zip_path:
+        raise ValueError("give --submissions DIR or --zip FILE")
+    os.makedirs(out, exist_ok=True)
+    for name in OUTPUTS:
+        path = os.path.join(out, name)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        elif os.path.exists(path):
+            os.remove(path)
+    work = os.path.join(out, ".work")
+    for sub in ("feedback", "autograded", ".work"):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+        os.chmod(os.path.join(out, sub), 0o700)
+    collection = col.collect(submissions=os.path.abspath(submissions) if submissions else None,
+                             zip_path=os.path.abspath(zip_path) if zip_path else None,
+                             roster=os.path.abspath(roster) if roster else None, assignment=assignment,
+                             notebook=spec.notebook, workdir=os.path.join(work, "uploads"),
+                             zip_regexp=zip_regexp, expected_ids=spec.expected_ids)
+    if executor == "process":
+        pools.forkserver(spec.checks)       # warm the workers' imports while the template is made
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    template = prepare_template(course, assignment, work)
+    seed = secrets.randbits(63) if seed is None else int(seed)
+    inputs = [os.path.abspath(p) for p in (submissions, zip_path, roster) if p]
+    hide = [os.path.join(course, "source"), os.path.join(os.path.dirname(course), "solutions"),
+            os.path.join(course, "gradebook.db"), os.path.join(course, "submitted"),
+            os.path.join(course, "autograded"), os.path.join(course, "feedback"),
+            os.path.join(out, "feedback"), os.path.join(out, "autograded"), template, *inputs]
+    hide = [h for h in dict.fromkeys(hide) if os.path.exists(h)]
+    pp = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    cfg = GradeConfig(spec=spec, course=course, out=out, template=template, seed=seed,
+                      cell_timeout=int(cell_timeout), timeout=int(timeout), memory_mb=memory_mb, hide=hide,
+                      sandbox=sandbox, extra_pythonpath=pp, preload=preload)
+    caps = capabilities() if sandbox else {}
+    sandbox_text = describe(Sandbox(uid=1 if caps.get("root") and caps.get("unshare") else None,
+                                    isolate=bool(caps.get("unshare")))).replace("uid 1", "a uid per worker")
+    print(f"sandbox: {sandbox_text}", file=sys.stderr)
+    tasks = _tasks(collection, spec)
+    workers = workers or os.cpu_count() or 1
+    pool, client = pools.make(executor, workers, scheduler, spec.checks)
+    results: dict[str, SubmissionResult] = {}
+    try:
+        if preflight:
+            _preflight(pool, cfg, template)
+        todo = [t for t in tasks if t.status is Status.GRADED]
+        for t in tasks:
+            if t.status is not Status.GRADED:
+                results[t.who.student_id] = decide(t.who, spec.parts, collected=t.status, flags=t.flags)
+        bar = tqdm(total=len(todo), desc=f"grading {assignment}", unit="sub", disable=not progress,
+                   file=sys.stderr)
+        pending = {pool.submit(grade_submission, cfg, t): t for t in todo}
+        retried: set[str] = set()
+        while pending:
+            done, _ = cf.wait(list(pending), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                t = pending.pop(fut)
+                try:
+                    r = fut.result()
+                except BrokenProcessPool:
+                    # a worker process died (student code runs in the sandbox, so the grader's
+                    # fault): replace the pool, retry each lost submission once
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool, _ = pools.make(executor, workers, scheduler, spec.checks)
+                    lost = [t] + list(pending.values())
+                    pending.clear()
+                    for lt in lost:
+                        if lt.who.student_id in retried:
+                            results[lt.who.student_id] = decide(lt.who, spec.parts, flags=lt.flags,
+                                                                faults=["a grading worker died twice on it"])
+                            bar.update(1)
+                        else:
+                            retried.add(lt.who.student_id)
+                            pending[pool.submit(grade_submission, cfg, lt)] = lt
+                    break
+                results[t.who.student_id] = r
+                bar.update(1)
+                shown = "not graded" if r.score is None else f"{r.score:g}/{r.max_score:g}"
+                bar.set_postfix_str(f"{t.who.student_id}: {shown}")
+        bar.close()
+    finally:
+        pools.shutdown(pool, client, out)
+    final = [results[t.who.student_id] for t in tasks]
+    summary = Summary(final, out, spec, time.monotonic() - t0, sandbox_text, seed,
+                      unmatched=[(u.name, u.reason) for u in collection.unmatched])
+    summary.paths = _write_outputs(summary, template, exports)
+    shutil.rmtree(os.path.join(work, "uploads"), ignore_errors=True)
+    summary.seconds = time.monotonic() - t0
+    return summary
+
+
+def _write_outputs(summary: Summary, template: str, exports: tuple[str, ...]) -> dict:
+    """Every output from the one result list (the record, export and report stages)."""
+    from . import record, report
+    from .feedback import standalone_page
+    spec, out = summary.spec, summary.out
+    for r in summary.results:
+        if r.feedback is None:
+            rel = os.path.join("feedback", r.student_id, spec.name, spec.notebook + ".html")
+            os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
+            with open(os.path.join(out, rel), "w", encoding="utf-8") as fh:
+                fh.write(standalone_page(r, spec.name, spec.notebook))
+            r.feedback = rel
+    run = record.RunInfo(assignment=spec.name, seed=summary.seed, sandbox=summary.sandbox,
+                         seconds=summary.seconds, template_gradebook=os.path.join(template, "gradebook.db"))
+    paths = record.write_outputs(out, spec, summary.results, summary.unmatched, run)
+    if exports:
+        from . import export
+        paths.update(export.write_exports(out, exports, spec, summary.results, run))
+    paths["report"] = report.write_class_report(os.path.join(out, "report.html"), spec, summary.results,
+                                                summary.unmatched, run)
+    return paths
