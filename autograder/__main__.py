@@ -6,8 +6,9 @@
         [--executor process|dask --scheduler ADDR] [--no-preload]
 
 writes OUT/grades.csv (one row per rostered student, always), OUT/feedback/<student>/<assignment>/
-<notebook>.html, OUT/report.html (class report), OUT/gradebook.db (merged nbgrader gradebook)
-and OUT/results.json.
+<notebook>.html, OUT/report.html (class report), OUT/gradebook.db (an nbgrader gradebook: OUT is
+an nbgrader course root) and OUT/results.json. Exit status: 0 all graded, 1 some rows not graded
+(grader errors, listed), 2 bad arguments or input, 3 the pre-flight failed (nothing graded).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import sys
 def _grade_parser(sub) -> None:
     p = sub.add_parser("grade", help="grade a class of submissions")
     p.add_argument("--course", default="assignments", help="nbgrader course root (default: assignments)")
-    p.add_argument("--assignment", default="optimizers", help="assignment name (default: optimizers)")
+    p.add_argument("--assignment", default="optimizers", help="assignment name: optimizers or backprop "
+                                                                    "(default: optimizers)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--submissions", metavar="DIR", help="nbgrader layout: DIR/<student>/<assignment>/*.ipynb")
     src.add_argument("--zip", metavar="FILE", help="LMS download zip (nbgrader zip_collect file naming)")
@@ -32,10 +34,15 @@ def _grade_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="parallel grading workers (default: cpu count)")
     p.add_argument("--timeout", type=int, default=300, help="wall-clock limit per submission, seconds")
     p.add_argument("--cell-timeout", type=int, default=60, help="limit per notebook cell, seconds")
-    p.add_argument("--memory", type=int, default=3072, help="address-space limit per student kernel, MB")
+    p.add_argument("--memory", type=int, default=3072, help="memory limit of one submission's processes, MB")
     p.add_argument("--executor", choices=("process", "dask"), default="process")
     p.add_argument("--scheduler", metavar="ADDR", help="dask scheduler address, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--checks", default="autograder.checks", help=argparse.SUPPRESS)
+    p.add_argument("--checks", default=None, help="the assignment's checks module (default: the course's own)")
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the hidden scenarios (default: a fresh one each run, recorded in results.json); "
+                        "fix it only to reproduce a run")
+    p.add_argument("--export", default=None, metavar="FORMATS",
+                   help="also write LMS import files: canvas, moodle (comma-separated)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-preload", action="store_true",
                    help="start every kernel and probe as a new Python instead of forking it from a "
@@ -44,19 +51,24 @@ def _grade_parser(sub) -> None:
 
 def print_summary(summary, file=sys.stdout) -> None:
     rows = summary.results
-    width = max([len(r["student_id"]) for r in rows] + [7])
-    print(f"{'student':<{width}}  {'score':>9}  {'status':<9}  flags", file=file)
+    width = max([len(r.student_id) for r in rows] + [7])
+    print(f"{'student':<{width}}  {'score':>9}  {'status':<10}  flags", file=file)
     for r in rows:
-        flags = ",".join(sorted({f[0] for f in r.get("flags", [])}))
-        print(f"{r['student_id']:<{width}}  {r['score']:>4g}/{r['max_score']:<4g}  {r['status']:<9}  {flags}", file=file)
-    n = len(rows)
-    mean = sum(r["score"] for r in rows) / n if n else 0
-    print(f"\n{n} students, mean {mean:.2f}, {sum(1 for r in rows if r['flags'])} flagged, "
-          f"{summary.seconds:.1f} s", file=file)
-    print(f"grades:    {summary.grades_csv}", file=file)
-    print(f"report:    {summary.report}", file=file)
+        flags = ",".join(dict.fromkeys(f.kind.label for f in r.sorted_flags()))
+        score = "-" if r.score is None else f"{r.score:g}"
+        print(f"{r.student_id:<{width}}  {score:>4}/{r.max_score:<4g}  {r.status.value:<10}  {flags}", file=file)
+    graded = [r for r in rows if r.status.submitted and r.score is not None]
+    mean = sum(r.score for r in graded) / len(graded) if graded else 0.0
+    print(f"\n{len(rows)} students, {len(graded)} submitted, mean over submitters {mean:.2f}, "
+          f"{sum(1 for r in rows if r.needs_review)} to review, {summary.seconds:.1f} s", file=file)
+    print(f"sandbox:   {summary.sandbox}", file=file)
+    for name in ("grades", "report", "gradebook"):
+        if name in summary.paths:
+            print(f"{name + ':':<10} {summary.paths[name]}", file=file)
     print(f"feedback:  {os.path.join(summary.out, 'feedback')}", file=file)
-    print(f"gradebook: {summary.gradebook}", file=file)
+    if summary.not_graded:
+        print(f"\nNOT GRADED (grader errors, see grades.csv; fix the cause and grade again): "
+              f"{', '.join(summary.not_graded)}", file=file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,25 +80,28 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--students", type=int, default=40)
     d.add_argument("--workers", type=int, default=None)
     d.add_argument("--course", default="assignments")
-    d.add_argument("--assignment", default="optimizers")
+    d.add_argument("--assignment", default="optimizers", choices=("optimizers", "backprop"))
     args = parser.parse_args(argv)
     if args.command == "demo":
         from autograder.classgrade import demo
         return demo.main(out=args.out, students=args.students, workers=args.workers,
                          course=args.course, assignment=args.assignment)
-    from autograder.classgrade import collect, runner
+    from autograder.classgrade.pipeline import PreflightError, grade_class
     try:
-        summary = runner.grade_class(
-            course=args.course, assignment=args.assignment, out=args.out, submissions=args.submissions,
-            zip_path=args.zip, roster=args.roster, workers=args.workers, timeout=args.timeout,
-            cell_timeout=args.cell_timeout, executor=args.executor, scheduler=args.scheduler,
-            checks=args.checks, zip_regexp=args.zip_regexp or collect.DEFAULT_ZIP_REGEXP,
-            progress=not args.no_progress, memory_mb=args.memory, preload=not args.no_preload)
+        summary = grade_class(
+            args.course, args.assignment, args.out, submissions=args.submissions, zip_path=args.zip,
+            roster=args.roster, workers=args.workers, timeout=args.timeout, cell_timeout=args.cell_timeout,
+            executor=args.executor, scheduler=args.scheduler, checks=args.checks, zip_regexp=args.zip_regexp,
+            progress=not args.no_progress, memory_mb=args.memory, preload=not args.no_preload, seed=args.seed,
+            exports=tuple(x for x in (args.export or "").split(",") if x))
+    except PreflightError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     except (FileNotFoundError, ValueError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print_summary(summary)
-    return 0
+    return 1 if summary.not_graded else 0
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import pytest
 from autograder.classgrade.decide import Identity, KernelRun, PartSpec, Verdict, decide
 from autograder.classgrade.flags import Flag, Kind
 from autograder.classgrade.outcome import Status
-from autograder.classgrade.record import Fault
+from autograder.classgrade.recorder import Fault
 
 PARTS = [PartSpec("test_sgd", 5, ("SGD",)), PartSpec("test_adam", 15, ("Adam",))]
 WHO = Identity("jane_doe", "Jane", "Doe", "jane@example.org")

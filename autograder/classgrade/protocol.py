@@ -18,6 +18,8 @@ from .decide import PartSpec
 
 #: assignment name -> its checks module (the default when --checks is not given)
 CHECKS_MODULES = {"optimizers": "autograder.checks", "backprop": "autograder.backprop"}
+#: assignment name -> its mistake catalogue (grader-side knowledge: never in the recorder)
+CATALOGUES = {"optimizers": "autograder.mistakes", "backprop": "autograder.backprop_mistakes"}
 
 
 @runtime_checkable

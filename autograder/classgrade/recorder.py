@@ -135,15 +135,18 @@ class StudentProcess:
     """One sandboxed server process for one part, and the connection to it."""
 
     def __init__(self, launcher: Launcher, workdir: str, cells: list[str], targets: list[str],
-                 deadline: float, recorder_files: tuple[str, ...], recorder_module: str):
+                 deadline: float, recorder_files: tuple[str, ...], recorder_module: str,
+                 cell_seconds: float = 60.0, start_deadline: float | None = None):
         self.deadline = deadline
+        self.start_deadline = start_deadline or deadline
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         lib = os.path.join(workdir, "lib")
         prepare_lib(lib, recorder_files)
         job = os.path.join(workdir, "job.json")
         with open(job, "w", encoding="utf-8") as fh:
-            json.dump({"cells": cells, "targets": targets, "recorder": recorder_module}, fh)
+            json.dump({"cells": cells, "targets": targets, "recorder": recorder_module,
+                       "cell_seconds": cell_seconds}, fh)
         self.lib = lib
         self.sock_path = os.path.join(workdir, "s")
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -180,8 +183,8 @@ class StudentProcess:
             raise RecorderFault(Fault.NO_START, exc.detail) from None
         if hello.get("op") != "hello":
             raise RecorderFault(Fault.NO_START, "no greeting")
-        # from here on the student's cells run: what goes wrong is theirs
-        ready, _ = self._recv(self._left())
+        # from here on the student's cells run (each within its own limit): what goes wrong is theirs
+        ready, _ = self._recv(self.start_deadline - time.monotonic())
         if ready.get("op") != "ready" or not isinstance(ready.get("present"), dict):
             raise RecorderFault(Fault.GARBLED, "no ready message after running the cells")
         self.ready = ready
@@ -255,11 +258,12 @@ def _scenario_message(target: str, scenario) -> tuple[dict, list[bytes]]:
 
 def record_parts(checks, parts: dict[str, list], cells: list[str], launcher: Launcher, workdir: str,
                  part_seconds: float, deadline: float, recorder_files: tuple[str, ...],
-                 recorder_module: str) -> dict[str, PartRecording]:
+                 recorder_module: str, cell_seconds: float = 60.0) -> dict[str, PartRecording]:
     """Record every target of ``parts`` (target -> scenarios) from the student's ``cells``.
 
-    Each part may take ``part_seconds``; nothing runs past ``deadline`` (the submission's
-    whole budget). Never raises for the student's doing: faults are in the recordings.
+    Running the cells may take ``cell_seconds`` per cell (as in the notebook's own run), each
+    part ``part_seconds``; nothing runs past ``deadline`` (the submission's whole budget).
+    Never raises for the student's doing: faults are in the recordings.
     """
     out: dict[str, PartRecording] = {}
     process: StudentProcess | None = None
@@ -272,9 +276,13 @@ def record_parts(checks, parts: dict[str, list], cells: list[str], launcher: Lau
             try:
                 if process is None:
                     runs += 1
+                    start_deadline = min(deadline, time.monotonic() + 10 + cell_seconds * len(cells))
                     process = StudentProcess(launcher, os.path.join(workdir, f"run{runs}"), cells,
-                                             list(parts), part_deadline, recorder_files, recorder_module)
+                                             list(parts), part_deadline, recorder_files, recorder_module,
+                                             cell_seconds, start_deadline)
                     process.start()
+                    t0 = time.monotonic()          # the part's own budget starts once the cells ran
+                    part_deadline = min(deadline, t0 + part_seconds)
                 process.deadline = part_deadline
                 rec.present = process.present(target)
                 rec.cell_errors = list(process.ready.get("cell_errors", []))[:20]

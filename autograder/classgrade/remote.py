@@ -36,6 +36,7 @@ import importlib
 import json
 import linecache
 import os
+import signal
 import socket
 import struct
 import sys
@@ -237,21 +238,41 @@ def _undefined(name: str):
     return missing
 
 
-class Server:
-    """Runs the student's cells once, then records trajectories on request."""
+class CellTimeout(BaseException):
+    """A cell ran past its time limit (raised by the alarm, like nbgrader's per-cell timeout)."""
 
-    def __init__(self, cells: list[str], targets: list[str], recorder):
+
+def _alarm(signum, frame):
+    raise CellTimeout()
+
+
+class Server:
+    """Runs the student's cells once, then records trajectories on request.
+
+    Each cell gets ``cell_seconds`` (a scratch cell that trains for a while, or never ends,
+    costs that cell only, as in nbgrader's own run); a cell that raises, ``exit()`` or times
+    out is recorded and the next one runs. The grader's deadline outside bounds it all.
+    """
+
+    def __init__(self, cells: list[str], targets: list[str], recorder, cell_seconds: float = 60.0):
         self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
         self.targets = targets
         self.recorder = recorder
         self.cell_errors: list[dict] = []
+        signal.signal(signal.SIGALRM, _alarm)
         for i, src in enumerate(cells):
             name = f"<cell {i + 1}>"
             linecache.cache[name] = (len(src), None, src.splitlines(True), name)
             try:
+                signal.setitimer(signal.ITIMER_REAL, cell_seconds)
                 exec(compile(src, name, "exec"), self.namespace)  # noqa: S102 - the student's code, sandboxed
-            except Exception as exc:  # noqa: BLE001 - a failing cell is recorded, the rest still run
+            except CellTimeout:
+                self.cell_errors.append({"cell": i + 1, "type": "CellTimeout",
+                                         "message": f"ran past its {cell_seconds:g} s limit"})
+            except BaseException as exc:  # noqa: BLE001 - a failing cell is recorded, the rest still run
                 self.cell_errors.append({"cell": i + 1, "type": type(exc).__name__, "message": str(exc)[:300]})
+            finally:
+                signal.setitimer(signal.ITIMER_REAL, 0)
 
     def hello(self) -> dict:
         present = {t: t in self.namespace for t in self.targets}
@@ -291,7 +312,7 @@ def main(argv: list[str]) -> int:
     quiet = os.open(os.devnull, os.O_WRONLY)      # the student's prints go nowhere
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
-    server = Server(list(job["cells"]), list(job["targets"]), recorder)
+    server = Server(list(job["cells"]), list(job["targets"]), recorder, float(job.get("cell_seconds", 60)))
     send(sock, server.hello(), [])
     reader = Reader(sock)
     while True:

@@ -14,7 +14,6 @@ fault: :class:`SandboxFault` is raised for the worker to retry, then to mark the
 from __future__ import annotations
 
 import functools
-import time
 
 from .decide import Verdict
 from .recorder import Fault, Launcher, record_parts
@@ -36,11 +35,11 @@ def scenarios_for(checks_module, targets: list[str], seed: int | None) -> dict[s
 
 def verify(checks_module, targets: list[str], cells: list[str], launcher: Launcher, workdir: str, *,
            seed: int | None, part_seconds: float, deadline: float, recorder_files: tuple[str, ...],
-           recorder_module: str) -> tuple[dict[str, Verdict], dict[str, float]]:
+           recorder_module: str, cell_seconds: float = 60.0) -> tuple[dict[str, Verdict], dict[str, float]]:
     """Verdicts for ``targets`` from the student's ``cells``, and the seconds each part took."""
     scenarios = scenarios_for(checks_module, targets, seed)
     recordings = record_parts(checks_module, scenarios, cells, launcher, workdir, part_seconds, deadline,
-                              recorder_files, recorder_module)
+                              recorder_files, recorder_module, cell_seconds)
     starts = [r for r in recordings.values() if r.fault is Fault.NO_START]
     if starts:
         raise SandboxFault(f"the recorder's sandboxed process did not start ({starts[0].detail or 'no greeting'})")
@@ -64,7 +63,3 @@ def part_budget(cell_timeout: float) -> float:
     """Seconds one part may take in the recorder: it runs every scenario, visible and hidden,
     so twice what one test cell may take in the notebook (slow but correct code passes)."""
     return max(10.0, 2.0 * float(cell_timeout))
-
-
-def now() -> float:
-    return time.monotonic()
