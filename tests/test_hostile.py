@@ -27,7 +27,7 @@ COURSE = os.path.join(ROOT, "assignments")
 ASSIGNMENT = "optimizers"
 SOURCE_NB = os.path.join(COURSE, "source", ASSIGNMENT, ASSIGNMENT + ".ipynb")
 
-pytestmark = pytest.mark.skipif(not os.path.exists(SOURCE_NB), reason="the optimizers assignment is not built")
+ANY = "any"   # the score may be anything up to full marks: what matters is the rest of the class
 
 LEAK_PROBE = '''
 import os, glob
@@ -74,10 +74,33 @@ def _cells_by_id(nb):
     return {((c.get("metadata") or {}).get("nbgrader") or {}).get("grade_id"): c for c in nb.cells}
 
 
+SMUGGLE_WRITE = """
+import shutil, dlcourse.optim
+for _d in ("/tmp", "/var/tmp", "/dev/shm"):
+    try:
+        shutil.copy(dlcourse.optim.__file__, _d + "/ref_optim.py")
+    except Exception:
+        pass
+"""
+SMUGGLE_READ = """
+_src = None
+for _d in ("/tmp", "/var/tmp", "/dev/shm"):
+    try:
+        _src = open(_d + "/ref_optim.py").read()
+        break
+    except Exception:
+        pass
+if _src:
+    _ns = {}
+    exec(_src.replace("from dlcourse", "from dlcourse"), _ns)
+    Adam = _ns["Adam"]
+"""
+
+
 def build_hostile(tmp):
     """The hostile class: {student: (notebook bytes or None, expectation)} and the zip."""
-    from autograder.classgrade import runner, synth
-    template = runner.prepare_template(COURSE, ASSIGNMENT, str(tmp / "pre"))
+    from autograder.classgrade import pipeline, samples as synth
+    template = pipeline.prepare_template(COURSE, ASSIGNMENT, str(tmp / "pre"))
     release = nbformat.read(os.path.join(template, "release", ASSIGNMENT, ASSIGNMENT + ".ipynb"), as_version=4)
     fills = synth.solution_fills(SOURCE_NB)
     out = str(tmp / "out")
@@ -128,34 +151,55 @@ def build_hostile(tmp):
         "control": (nb(), [], [], "graded"),
         "loop-in-update": (nb({"momentum": momentum_loop}), ["test_momentum"], ["timeout"], "graded"),
         "loop-at-top": (nb(with_("sgd", "while True:\n    pass", before=True)), ["test_sgd"], ["timeout"], "graded"),
-        "sys-exit": (nb(with_("cosine", "import sys\nsys.exit(0)")), all_parts, ["tampering"], "graded"),
-        "os-exit": (nb(with_("cosine", "import os\nos._exit(1)")), all_parts, ["tampering", "crash"], "crashed"),
+        # the code is the student's own and correct: the exit costs nothing, and is flagged
+        "sys-exit": (nb(with_("cosine", "import sys\nsys.exit(0)")), [], ["tampering"], "graded"),
+        # a process that ends itself while its cells run: the grader's recorder cannot record
+        # any part of it (each restart dies again): nothing earned, flagged
+        "os-exit": (nb(with_("cosine", "import os\nos._exit(1)")), all_parts, ["tampering", "crash"], "graded"),
         "kernel-crash-hidden": (nb(with_("cosine", 'import os\ngetattr(os, "ki" + "ll")(os.getpid(), 9)')),
-                                ["test_cosine"], ["crash"], "crashed"),
+                                all_parts, ["crash"], "graded"),
+        "kill-the-parent": (nb(with_("cosine", 'import os, signal\n'
+                                     'for _p in (os.getppid(), 1):\n'
+                                     '    try:\n        os.kill(_p, signal.SIGKILL)\n'
+                                     '    except Exception:\n        pass\n')), ANY, ["tampering"], "graded"),
         "memory-bomb": (nb(with_("adagrad", "_hog = []\nwhile True:\n    _hog.append(bytearray(200_000_000))",
                                  before=True)), ["test_adagrad"], [], "graded"),
-        "output-flood": (nb(with_("ewma", "for _i in range(300000):\n    print('flood', _i)")), [], [], "graded"),
-        "syntax-error": (nb({"sgd": "class SGD(Optimizer)\n    pass\n"}), ["test_sgd"], ["suspicious"], "graded"),
+        "output-flood": (nb(with_("ewma", "for _i in range(300000):\n    print('flood', _i)")), [],
+                         ["output-truncated"], "graded"),
+        "display-script": (nb(with_("ewma", "from IPython.display import HTML, Javascript, display\n"
+                                    "display(HTML('<script>window.PWNED_HTML = 1</script><b>hi</b>'))\n"
+                                    "display(Javascript('window.PWNED_JS = 1'))")), [], [], "graded"),
+        "syntax-error": (nb({"sgd": "class SGD(Optimizer)\n    pass\n"}), ["test_sgd"], ["syntax-error"], "graded"),
         "deleted-test": (nb(edit=del_test), [], ["edited-test"], "graded"),
         "edited-test": (nb(edit=edit_test), [], ["edited-test"], "graded"),
         "changed-points": (nb(edit=edit_points), [], ["edited-test"], "graded"),
+        # patches only what the notebook's tests use: the grader's verdicts are computed elsewhere
         "patch-numpy": (nb(with_("ewma", "np.allclose = lambda *a, **k: True\n"
-                                 "np.testing.assert_allclose = lambda *a, **k: None")), all_parts, ["tampering"], "graded"),
+                                 "np.testing.assert_allclose = lambda *a, **k: None")), [], ["tampering"], "graded"),
         # breaks the kernel itself (ipykernel calls isinstance): the submission limit stops it
         # breaks ipykernel's own loop: the kernel dies (an exec'd kernel would hang on its
         # threads until the submission's time limit; one forked from the zygote exits)
         "patch-builtins": (nb(with_("ewma", "import builtins\nbuiltins.isinstance = lambda *a: True")),
-                           all_parts, ["tampering", "crash"], "crashed"),
+                           all_parts, ["tampering"], "graded"),
+        # every stub as released, the notebook's own report patched to say PASSED: 0 everywhere
+        "stubs-patched-report": (nb(dict(everything_stub, ewma=stubs["ewma"] + "\n" + obfuscated_patch)),
+                                 all_parts, ["inconsistent"], "graded"),
+        # the reference copied through a shared temporary folder by the kernel, read back by
+        # the answer: the recorder has private, empty temporary folders
+        "tmp-smuggle": (nb({"adam": SMUGGLE_WRITE + "\n" + SMUGGLE_READ}), ["test_adam"], ["copying"], "graded"),
+        "git-show": (nb(with_("ewma", f"!git -C {ROOT} show HEAD:solutions/optimizers/optimizers.ipynb | head -c 4000\n"
+                                      f"!cat {ROOT}/solutions/optimizers/optimizers.ipynb | head -c 4000")),
+                     [], [], "graded"),
         "patch-autograder": (nb(dict(everything_stub, ewma=fills["ewma"] + "\nimport autograder.result\n"
                                      "autograder.result.CheckResult.assert_passed = lambda self: None")),
                              all_parts, ["tampering"], "graded"),
         # evades the static scan; the out-of-kernel check takes every part it faked (the honest
         # EWMA keeps its points)
         "patch-obfuscated": (nb(dict(everything_stub, ewma=fills["ewma"] + "\n" + obfuscated_patch)),
-                             [t for t in TEST_IDS if t != "test_ewma"], ["tampering"], "graded"),
+                             [t for t in TEST_IDS if t != "test_ewma"], ["inconsistent"], "graded"),
         "redefine-check": (nb(dict(everything_stub, ewma=fills["ewma"] + "\nclass _R:\n    def assert_passed(self):\n"
                                    "        print('PASSED')\n\ndef check_optimizer(*a, **k):\n    return _R()\n")),
-                           all_parts, ["tampering"], "graded"),
+                           [t for t in TEST_IDS if t != "test_ewma"], ["tampering"], "graded"),
         "subclass-reference": (nb({"adam": "from dlcourse.optim import Adam as _RefAdam\n\n\nclass Adam(_RefAdam):\n    pass\n"}),
                                ["test_adam"], ["copying"], "graded"),
         "import-reference": (nb({"nadam": "from dlcourse import optim as _o\nNadam = _o.Nadam\n"}),
@@ -165,19 +209,22 @@ def build_hostile(tmp):
         # without the reference library, so the class cannot be the reference there
         "reference-obfuscated": (nb({"adam": 'Adam = getattr(__import__("dlcourse.op" + "tim", fromlist=["x"]), "Ad" + "am")'}),
                                  ["test_adam"], ["suspicious"], "graded"),
-        "read-solution": (nb(with_("ewma", f"_s = open({SOURCE_NB!r}).read()")), all_parts, ["tampering"], "graded"),
+        # attempts that fail in the sandbox: the student's own correct code keeps its points,
+        # the attempt is flagged for the instructor
+        "read-solution": (nb(with_("ewma", f"try:\n    _s = open({SOURCE_NB!r}).read()\nexcept OSError:\n    pass")),
+                          [], ["tampering"], "graded"),
         # the scan sees "gradebook.db"; the sandbox independently stops every read and write
         # (checked on the notebook's printed output below)
-        "read-disk-dynamic": (nb(with_("cosine", LEAK_PROBE.format(**paths))), all_parts, ["tampering"], "graded"),
-        "write-disk-dynamic": (nb(with_("cosine", WRITE_PROBE.format(**paths))), all_parts, ["tampering"], "graded"),
+        "read-disk-dynamic": (nb(with_("cosine", LEAK_PROBE.format(**paths))), [], ["tampering"], "graded"),
+        "write-disk-dynamic": (nb(with_("cosine", WRITE_PROBE.format(**paths))), [], ["tampering"], "graded"),
         "update-raises": (nb({"adam": adam_raises}), ["test_adam"], [], "graded"),
         "update-nan": (nb({"adam": adam_nan}), ["test_adam"], [], "graded"),
         "update-returns-new": (nb({"sgd": sgd_new}), ["test_sgd"], [], "graded"),
-        "empty-notebook": (nbformat.v4.new_notebook(), all_parts, ["empty"], "invalid"),
+        "empty-notebook": (nbformat.v4.new_notebook(), all_parts, ["invalid-file"], "invalid"),
         "other-assignment": (None, all_parts, ["foreign-notebook"], "invalid"),
         "other-content": (nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")]),
                           all_parts, ["foreign-notebook"], "invalid"),
-        "not-a-notebook": (b"\x00\x01 this is not json", all_parts, ["not-a-notebook"], "invalid"),
+        "not-a-notebook": (b"\x00\x01 this is not json", all_parts, ["invalid-file"], "invalid"),
         "two-submissions": (nb(), [], ["duplicate"], "graded"),
         "missing": (None, all_parts, ["missing"], "missing"),
     }
@@ -230,55 +277,64 @@ def hostile(tmp_path_factory):
     assert clean.returncode == 0, clean.stderr[-3000:]
     with open(os.path.join(out, "results.json")) as fh:
         data = json.load(fh)
-    with open(os.path.join(out, "grades.csv"), newline="") as fh:
-        rows = {r["student_id"]: r for r in csv.DictReader(fh)}
     with open(os.path.join(clean_out, "results.json")) as fh:
         clean_data = json.load(fh)
-    return {"cases": cases, "results": {r["student_id"]: r for r in data["results"]}, "tests": data["tests"],
-            "rows": rows, "out": out, "zip": zpath, "zip_hash": zip_hash, "stdout": proc.stdout,
+    return {"cases": cases, "results": {r["student_id"]: r for r in data["results"]}, "out": out,
+            "zip": zpath, "zip_hash": zip_hash, "stdout": proc.stdout, "stderr": proc.stderr,
             "clean": {r["student_id"]: r for r in clean_data["results"]}}
 
 
-CASES = ["control", "loop-in-update", "loop-at-top", "sys-exit", "os-exit", "kernel-crash-hidden", "memory-bomb",
-         "output-flood", "syntax-error", "deleted-test", "edited-test", "changed-points", "patch-numpy",
-         "patch-builtins", "patch-autograder", "patch-obfuscated", "redefine-check", "subclass-reference",
-         "import-reference", "copy-reference-source", "reference-obfuscated", "read-solution", "read-disk-dynamic", "write-disk-dynamic",
-         "update-raises", "update-nan", "update-returns-new", "empty-notebook", "other-assignment",
-         "other-content", "not-a-notebook", "two-submissions", "missing"]
+CASES = ["control", "loop-in-update", "loop-at-top", "sys-exit", "os-exit", "kernel-crash-hidden", "kill-the-parent",
+         "memory-bomb", "output-flood", "display-script", "syntax-error", "deleted-test", "edited-test",
+         "changed-points", "patch-numpy", "patch-builtins", "stubs-patched-report", "tmp-smuggle", "git-show",
+         "patch-autograder", "patch-obfuscated", "redefine-check", "subclass-reference", "import-reference",
+         "copy-reference-source", "reference-obfuscated", "read-solution", "read-disk-dynamic",
+         "write-disk-dynamic", "update-raises", "update-nan", "update-returns-new", "empty-notebook",
+         "other-assignment", "other-content", "not-a-notebook", "two-submissions", "missing"]
+
+
+def kinds(result) -> set[str]:
+    return {f["kind"] for f in result["flags"]}
 
 
 @pytest.mark.parametrize("student", CASES)
 def test_each_hostile_submission_gets_its_expected_score_status_and_flags(hostile, student):
-    """Full marks minus exactly the parts the submission breaks; flagged with the reason."""
+    """Full marks minus exactly the parts the submission breaks (nothing for what it did not
+    implement), flagged with the reason."""
     _, lost, flags, status = hostile["cases"][student]
     r = hostile["results"][student]
-    points = {t["grade_id"]: t["points"] for t in hostile["tests"]}
+    points = {gid: p["points"] for gid, p in r["parts"].items()}
     total = sum(points.values())
-    expected = 0.0 if lost is None else total - sum(points[g] for g in lost)
-    kinds = {f[0] for f in r["flags"]}
-    assert r["score"] == pytest.approx(expected), (r["score"], r["flags"], r["cells"])
     assert r["status"] == status, (r["status"], r["flags"])
+    if lost == ANY:
+        assert 0 <= r["score"] <= total
+    else:
+        expected = 0.0 if lost is None else total - sum(points[g] for g in lost)
+        assert r["score"] == pytest.approx(expected), (r["score"], r["flags"], r["parts"])
     for kind in flags:
-        assert kind in kinds, (kind, r["flags"])
+        assert kind in kinds(r), (kind, r["flags"])
     if not flags and student != "control":
-        assert not kinds & {"tampering", "copying"}, r["flags"]
+        assert not kinds(r) & {"tampering", "copying"}, r["flags"]
 
 
 def test_the_control_student_grades_as_in_a_clean_run(hostile):
     """Nothing the hostile students did changes the control student's grade."""
     r, clean = hostile["results"]["control"], hostile["clean"]["control"]
     assert r["score"] == clean["score"] == clean["max_score"]
-    assert {g: c["score"] for g, c in r["cells"].items()} == {g: c["score"] for g, c in clean["cells"].items()}
+    assert {g: p["score"] for g, p in r["parts"].items()} == {g: p["score"] for g, p in clean["parts"].items()}
     assert r["flags"] == [] and clean["flags"] == []
 
 
 def test_every_rostered_student_has_exactly_one_row_and_strangers_are_flagged(hostile):
-    rows = hostile["rows"]
-    for sid in CASES:
-        assert sid in rows, sid
-    assert "stranger" in rows and "not-on-roster" in rows["stranger"]["flags"]
-    assert rows["stranger"]["score"] == rows["control"]["score"]
-    assert rows["missing"]["score"] == "0" and rows["missing"]["reason"]
+    results = hostile["results"]
+    assert set(CASES) <= set(results)
+    assert "not-on-roster" in kinds(results["stranger"])
+    assert results["stranger"]["score"] == results["control"]["score"]
+    assert results["missing"]["score"] == 0 and "missing" in kinds(results["missing"])
+    with open(os.path.join(hostile["out"], "grades.csv"), newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    ids = [r.get("student_id") or r.get("id") for r in rows]
+    assert sorted(ids) == sorted(set(ids)) and set(CASES) <= set(ids)
 
 
 def test_the_sandbox_hides_solutions_gradebooks_and_other_students(hostile):
@@ -293,20 +349,33 @@ def test_the_sandbox_stops_writes_to_the_gradebook_and_other_students(hostile):
     assert hashlib.sha256(open(hostile["zip"], "rb").read()).hexdigest() == hostile["zip_hash"]
 
 
-def test_the_merged_gradebook_holds_every_graded_student(hostile):
+def test_the_solutions_never_reach_a_students_feedback(hostile):
+    """A shell escape to the repository's .git or solutions/ finds nothing: they are not in the sandbox."""
+    marker = "m_hat = m / (1 - self.beta1 ** t)"
+    assert marker not in _autograded_text(hostile, "git-show")
+    page = open(os.path.join(hostile["out"], hostile["results"]["git-show"]["feedback"]), encoding="utf-8").read()
+    assert marker not in page
+
+
+def test_student_html_and_javascript_never_run_in_feedback_pages(hostile):
+    page = open(os.path.join(hostile["out"], hostile["results"]["display-script"]["feedback"]), encoding="utf-8").read()
+    assert "PWNED_HTML" not in page and "PWNED_JS" not in page
+
+
+def test_a_flood_of_output_is_capped_before_it_is_stored(hostile):
+    r = hostile["results"]["output-flood"]
+    auto = os.path.join(hostile["out"], "autograded", "output-flood", ASSIGNMENT, ASSIGNMENT + ".ipynb")
+    assert os.path.getsize(auto) < 4 * 2**20
+    assert os.path.getsize(os.path.join(hostile["out"], r["feedback"])) < 5 * 2**20
+
+
+def test_the_gradebook_holds_every_student_once(hostile):
     import sqlite3
     con = sqlite3.connect(os.path.join(hostile["out"], "gradebook.db"))
-    students = {r[0] for r in con.execute("select id from student")}
+    students = [r[0] for r in con.execute("select id from student")]
     con.close()
-    graded = {sid for sid, r in hostile["results"].items() if r["status"] in ("graded", "crashed")}
-    assert graded - {"os-exit", "kernel-crash-hidden"} <= students
-
-
-def test_tampering_found_only_out_of_the_kernel_is_reported_as_such(hostile):
-    """The obfuscated patch passes every in-kernel test; the out-of-kernel check catches it."""
-    r = hostile["results"]["patch-obfuscated"]
-    assert any(c["in_kernel"] for c in r["cells"].values())
-    assert any("out-of-kernel" in why for kind, why in r["flags"] if kind == "tampering")
+    assert sorted(students) == sorted(set(students))
+    assert set(CASES) <= set(students)
 
 
 def test_the_class_report_lists_the_flagged_submissions(hostile):
