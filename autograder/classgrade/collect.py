@@ -384,6 +384,50 @@ def resolve_id(who: str, assignment: str, roster: Roster) -> str:
     return who.rpartition("_")[2] or who
 
 
+PREFIX_CANDIDATES = 50      # "_"-separated prefixes tried as an archive's assignment display name
+
+
+def archive_prefix(heads: list[str], assignment: str, roster: Roster) -> str | None:
+    """The assignment display name all Blackboard ``<assignment>_<student>`` parts of one archive share.
+
+    One download is one assignment, so the LMS wrote the same prefix before every student: of the
+    ``_``-prefixes common to all parts, the one after which the most parts are roster ids (ties:
+    the shortest, i.e. the longest ids); with no roster hit, the nbgrader assignment name if all
+    parts start with it, else the longest common prefix that leaves every id non-empty. None when
+    the parts share no prefix. Learning it from the whole archive means one odd user name cannot
+    shift where ids start, and ``jane_doe`` stays ``jane_doe`` when ``doe`` is rostered too.
+    """
+    heads = [normalize_id(h) for h in heads]
+    if not heads:
+        return None
+    common = os.path.commonprefix(heads)
+    shortest = min(heads, key=len)
+    cuts = [i for i, c in enumerate(common) if c == "_"][:PREFIX_CANDIDATES]
+    if len(common) == len(shortest):       # every head is the shortest's extension: its last "_" is no cut
+        cuts = [i for i in cuts if i < len(shortest) - 1]
+    candidates = [common[:i] for i in cuts]
+    if not candidates:
+        return None
+    if roster.ids:
+        hits = {d: sum(roster.find(h[len(d) + 1:]) is not None for h in heads) for d in candidates}
+        best = max(candidates, key=lambda d: (hits[d], -len(d)))
+        if hits[best]:
+            return best
+    for d in candidates:
+        if d.casefold() == assignment.casefold():
+            return d
+    return candidates[-1]
+
+
+def student_of(head: str, prefix: str | None, assignment: str, roster: Roster) -> str:
+    """The id in one Blackboard ``<assignment>_<student>`` part, given the archive's prefix."""
+    head = normalize_id(head)
+    if prefix is not None and head.startswith(prefix + "_") and len(head) > len(prefix) + 1:
+        rest = head[len(prefix) + 1:]
+        return roster.find(rest) or rest
+    return resolve_id(head, assignment, roster)
+
+
 # ------------------------------------------------------------------------------------ the roster
 
 
@@ -493,7 +537,10 @@ def notebook_grade_ids(data: bytes) -> tuple[frozenset[str] | None, str]:
 # ------------------------------------------------------------------------------ choosing the notebook
 
 _NOTEBOOK_SUFFIXES = (".ipynb", ".ipynb.txt", ".ipynb.json")
-_COPY_MARKS = re.compile(r"(?:\s*\(\d+\)|[-_ ]\d+|[-_ ]copy|\s*-\s*copy(?:\s*\(\d+\))?)+", re.I)
+# Each mark has exactly one reading (so matching cannot backtrack exponentially on a crafted name):
+# " (2)", "-2"/"_2"/" 2", " - Copy"/"-copy", "_copy"/" copy".
+_COPY_MARKS = re.compile(r"(?:\s*\(\d+\)|[-_ ]\d+|\s*-\s*copy|[_ ]copy)+", re.I)
+_COPY_MARKS_CHARS = 64
 
 
 def is_notebook_name(name: str) -> bool:
@@ -518,7 +565,9 @@ def is_rename_of(name: str, notebook: str) -> bool:
     want = notebook.casefold()
     if stem == want:
         return True
-    return stem.startswith(want) and _COPY_MARKS.fullmatch(stem[len(want):]) is not None
+    rest = stem[len(want):]
+    return (stem.startswith(want) and len(rest) <= _COPY_MARKS_CHARS
+            and _COPY_MARKS.fullmatch(rest) is not None)
 
 
 @dataclass
@@ -578,9 +627,8 @@ def choose_notebook(files: list[Candidate], notebook: str, expected_ids: set[str
     if not files:
         return Choice(None, "missing", [Flag(Kind.MISSING, "the attempt holds no files")])
     flags = []
-    notebooks = [c for c in files if is_notebook_name(c.name)]
     strangers = [c for c in readable if c not in acceptable]
-    for c in notebooks:
+    for c in files:
         if c.problem is not None:
             flags.append(Flag(c.problem.kind, f"{display(c.name)}: {c.problem.message}"))
     if strangers:
@@ -671,11 +719,11 @@ def _member_problem(info: zipfile.ZipInfo, limits: Limits) -> Flag | None:
         return Flag(Kind.INVALID_FILE, "encrypted in the zip (a password is needed)")
     if stat.S_ISLNK(info.external_attr >> 16):
         return Flag(Kind.INVALID_FILE, "a symbolic link in the zip, not a file")
-    if info.file_size > limits.bytes("member_mb"):
-        return Flag(Kind.TOO_LARGE, f"{info.file_size / MB:.1f} MB, over the {limits.member_mb:g} MB limit per file")
     if info.file_size > RATIO_FLOOR and info.file_size > limits.ratio * max(info.compress_size, 1):
         return Flag(Kind.TOO_LARGE, f"compressed {info.file_size // max(info.compress_size, 1)}:1, over the "
                                     f"{limits.ratio:g}:1 limit (a zip bomb)")
+    if info.file_size > limits.bytes("member_mb"):
+        return Flag(Kind.TOO_LARGE, f"{info.file_size / MB:.1f} MB, over the {limits.member_mb:g} MB limit per file")
     return None
 
 
@@ -825,6 +873,7 @@ class _Reader:
 
     def _index(self, zf: zipfile.ZipFile, infos: list[zipfile.ZipInfo], depth: int, label: str) -> None:
         shape = self._shape(infos) if self.pattern is None else "regexp"
+        named = []
         for info in infos:
             if info.is_dir():
                 continue
@@ -848,10 +897,13 @@ class _Reader:
                            else f"does not match the LMS naming ({shape})")
                     self.uploads.unmatched.append(Unmatched(shown, why))
                 continue
-            if lms.receipt:
-                continue
+            if not lms.receipt:
+                named.append((info, parts, level, lms, shown))
+        prefix = archive_prefix([lms.who for *_, lms, _ in named if lms.shape == "blackboard"],
+                                self.assignment, self.roster)
+        for info, parts, level, lms, shown in named:
             if lms.shape == "blackboard":
-                raw = resolve_id(lms.who, self.assignment, self.roster)
+                raw = student_of(lms.who, prefix, self.assignment, self.roster)
             else:
                 raw = lms.who
             sid = _check_id(raw, self.limits, self.roster, self.uploads, shown)
@@ -901,14 +953,18 @@ class _Reader:
 class _Student:
     """Reads one student's graded attempt into candidates, inside the student's byte budget."""
 
-    def __init__(self, reader: _Reader, folder: str):
-        self.reader, self.folder, self.limits = reader, folder, reader.limits
+    def __init__(self, reader: _Reader, folder: str, notebook: str):
+        self.reader, self.folder, self.limits, self.notebook = reader, folder, reader.limits, notebook
         self.left = self.limits.bytes("student_mb")
         self.count = 0
 
     def candidates(self, refs: list[_Ref]) -> list[Candidate]:
+        """Every file of ``refs`` as a candidate, the likeliest notebooks read first (so padding
+        files cannot spend the student's byte budget before the real notebook is read)."""
+        exact = self.notebook + ".ipynb"
         out: list[Candidate] = []
-        for ref in refs:
+        for ref in sorted(refs, key=lambda r: (r.name != exact, not is_rename_of(r.name, self.notebook),
+                                               not is_notebook_name(r.name), r.is_zip, r.source)):
             out.extend(self._read(ref))
         return out
 
@@ -922,8 +978,13 @@ class _Student:
         cap, _ = self._cap()
         self.count += 1
         dest = os.path.join(self.folder, f"{self.count}{suffix}")
-        with ref.opener() as src:
-            n = _copy_capped(src, dest, cap)
+        try:
+            with ref.opener() as src:
+                n = _copy_capped(src, dest, cap)
+        except BaseException:
+            if os.path.exists(dest):      # a member that fails its CRC half-way leaves nothing behind
+                os.unlink(dest)
+            raise
         self.left -= n
         self.reader.archive_left -= n
         return dest
@@ -969,13 +1030,13 @@ class _Student:
             if self.reader.members > self.limits.members:
                 return [Candidate(ref.name, ref.source, problem=Flag(
                     Kind.TOO_LARGE, f"holds {len(infos)} files, over the limit of {self.limits.members}"))]
-            out = []
+            inner = []
             for info in infos:
                 name = _parts(info.filename)[-1]
-                inner = _Ref(name, display(f"{ref.source} › {info.filename}"), (lambda i=info: zf.open(i)),
-                             info.file_size, _member_problem(info, self.limits), name.casefold().endswith(".zip"),
-                             ref.depth + 1)
-                out.extend(self._read(inner))
+                inner.append(_Ref(name, display(f"{ref.source} › {info.filename}"), (lambda i=info: zf.open(i)),
+                                  info.file_size, _member_problem(info, self.limits),
+                                  name.casefold().endswith(".zip"), ref.depth + 1))
+            out = self.candidates(inner)
         os.unlink(path)
         return out
 
@@ -1076,7 +1137,7 @@ def _settle(sid: str, attempts: dict[str, _Attempt], reader: _Reader, assignment
     folder = os.path.join(reader.workdir, safe_slug(sid))
     shutil.rmtree(folder, ignore_errors=True)       # a re-run into the same workdir starts clean
     os.makedirs(folder)
-    files = _Student(reader, folder).candidates(graded.refs)
+    files = _Student(reader, folder, notebook).candidates(graded.refs)
     choice = choose_notebook(files, notebook, expected_ids)
     entry.flags.extend(choice.flags)
     entry.status = choice.status
