@@ -842,3 +842,15 @@ def test_old_api_wrappers_keep_their_shapes(tmp_path):
     entries = col.merge_roster(found, rows)
     assert [(e.student_id, e.status) for e in entries] == [("ann", "pending"), ("cy", "missing"), ("bob", "invalid")]
     assert entries[2].flags[-1][0] == "not-on-roster"
+
+
+def test_files_are_opened_only_if_regular_never_through_a_link_never_blocking_on_a_fifo(tmp_path):
+    # the folder walk checks with lstat first; this is the second line, against a swap after the listing
+    (tmp_path / "real").write_bytes(b"{}")
+    os.symlink(tmp_path / "real", tmp_path / "link")
+    os.mkfifo(tmp_path / "fifo")
+    with col._open_regular(str(tmp_path / "real")) as fh:
+        assert fh.read() == b"{}"
+    for name in ("link", "fifo"):
+        with pytest.raises(OSError):
+            col._open_regular(str(tmp_path / name))
