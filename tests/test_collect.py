@@ -495,7 +495,8 @@ def test_a_bundle_of_lms_downloads_is_read_as_one(tmp_path):
 
 def test_every_rostered_student_once_in_roster_order_then_strangers_sorted(tmp_path):
     coll = run_zip(tmp_path, {bb("zed"): nb_bytes(), bb("bob"): nb_bytes(), bb("amy"): nb_bytes(),
-                              "README.txt": b"hello", f"optimizers_ann_attempt_{T}.txt": b"receipt"},
+                              "README.txt": b"hello", f"optimizers_ann_attempt_{T}.txt": b"receipt",
+                              f"__MACOSX/._{bb('ann')}": b"\x00\x05", f".hidden/{bb('ann')}": b"{}"},
                    ["cy", "bob", "ann"])
     assert [(e.student_id, e.status, e.on_roster) for e in coll.entries] == [
         ("cy", "missing", True), ("bob", "pending", True), ("ann", "missing", True),
@@ -554,6 +555,17 @@ def test_names_inside_a_students_zip_are_never_trusted(tmp_path):
     assert "victim's own" in graded_text(got["victim"]) and kinds(got["victim"]) == []
     assert "mallory" in graded_text(got["mallory"]) and got["mallory"].status == "pending"
     assert files_outside(tmp_path, "download.zip", "roster.csv", "work") == []
+
+
+def test_two_files_of_the_exact_name_in_a_students_zip_give_the_same_choice_whatever_their_order(tmp_path):
+    a = [("b/optimizers.ipynb", nb_bytes("from b")), ("a/optimizers.ipynb", nb_bytes("from a"))]
+    chosen = set()
+    for i, order in enumerate((a, a[::-1])):
+        os.makedirs(tmp_path / str(i))
+        got = by_id(run_zip(tmp_path / str(i), {bb("ann", "work.zip"): zip_bytes(order)}, ["ann"]))
+        chosen.add(graded_text(got["ann"]))
+        assert kinds(got["ann"]) == [Kind.EXTRA_FILES]
+    assert len(chosen) == 1
 
 
 def test_crafted_names_cannot_switch_the_archive_to_another_lms_shape(tmp_path):
@@ -780,10 +792,11 @@ def test_nbgrader_folder_honest_cases(tmp_path):
     put(tmp_path, "cy/optimizers/optimizers.ipynb", nb_bytes("cy"))
     put(tmp_path, "cy/optimizers/timestamp.txt", b"yesterday-ish")
     put(tmp_path, "dee/ewma/ewma.ipynb", nb_bytes("dee", grade_ids=("ewma_basics",)))
-    got = by_id(folder_collect(tmp_path, ["ann", "jane_doe", "zoë", "cy", "dee", "eve"]))
+    put(tmp_path, "kim/optimizers/submission.zip", zip_bytes({"work/optimizers.ipynb": nb_bytes("kim")}))
+    got = by_id(folder_collect(tmp_path, ["ann", "jane_doe", "zoë", "cy", "dee", "eve", "kim"]))
     assert got["ann"].timestamp == datetime(2026, 11, 30, 23, 59, 30, 123456, tzinfo=UTC)
     for sid, flag_kinds in [("ann", []), ("jane_doe", [Kind.RENAMED, Kind.EXTRA_FILES]), ("zoë", []),
-                            ("cy", [Kind.BAD_TIMESTAMP])]:
+                            ("cy", [Kind.BAD_TIMESTAMP]), ("kim", [])]:
         e = got[sid]
         assert (e.status, kinds(e)) == ("pending", flag_kinds), (sid, e.flags)
         assert f"print({sid!r})" in graded_text(e)
@@ -807,15 +820,16 @@ def test_nbgrader_folder_attacks(tmp_path):
     os.mkfifo(tmp_path / "submitted/fifo/optimizers/optimizers.ipynb")           # opening it would block
     put(tmp_path, "big/optimizers/optimizers.ipynb", b'{"cells": []' + b" " * (2 * col.MB) + b"}")
     put(tmp_path, "empty/optimizers/optimizers.ipynb", b"")
+    os.truncate(put(tmp_path, "huge/optimizers/optimizers.ipynb"), 64 * 1024 ** 3)   # sparse: never read
     put(tmp_path, "stamp/optimizers/optimizers.ipynb", nb_bytes("stamp"))
     put(tmp_path, "stamp/optimizers/timestamp.txt", b"2026-11-30 10:00:00" + b"0" * (5 * col.MB))
     put(tmp_path, "x" * 60 + "/optimizers/optimizers.ipynb", nb_bytes())
     put(tmp_path, "stray.ipynb", nb_bytes())
-    coll = folder_collect(tmp_path, ["control", "linker", "fifo", "big", "empty", "stamp"], limits=SMALL)
+    coll = folder_collect(tmp_path, ["control", "linker", "fifo", "big", "empty", "stamp", "huge"], limits=SMALL)
     got = by_id(coll)
     assert got["control"].status == "pending" and kinds(got["control"]) == []
     for sid, flag in [("linker", Kind.INVALID_FILE), ("fifo", Kind.INVALID_FILE), ("big", Kind.TOO_LARGE),
-                      ("empty", Kind.INVALID_FILE)]:
+                      ("empty", Kind.INVALID_FILE), ("huge", Kind.TOO_LARGE)]:
         assert (got[sid].status, set(kinds(got[sid]))) == ("invalid", {flag}), (sid, got[sid].flags)
     assert "symbolic link" in got["linker"].flags[0].message and "regular file" in got["fifo"].flags[0].message
     assert (got["stamp"].status, kinds(got["stamp"])) == ("pending", [Kind.BAD_TIMESTAMP])
