@@ -815,6 +815,8 @@ def test_nbgrader_folder_attacks(tmp_path):
     os.symlink(secret, tmp_path / "submitted/linker/optimizers/optimizers.ipynb")
     os.symlink(tmp_path, tmp_path / "submitted/linker/optimizers/up")            # a loop out of the folder
     (tmp_path / "submitted" / "ghost").symlink_to(tmp_path / "submitted" / "control")
+    (tmp_path / "submitted" / "alias").mkdir()
+    (tmp_path / "submitted" / "alias" / "optimizers").symlink_to(tmp_path / "submitted" / "control" / "optimizers")
     put(tmp_path, "fifo/optimizers/x")
     os.unlink(tmp_path / "submitted/fifo/optimizers/x")
     os.mkfifo(tmp_path / "submitted/fifo/optimizers/optimizers.ipynb")           # opening it would block
@@ -825,11 +827,12 @@ def test_nbgrader_folder_attacks(tmp_path):
     put(tmp_path, "stamp/optimizers/timestamp.txt", b"2026-11-30 10:00:00" + b"0" * (5 * col.MB))
     put(tmp_path, "x" * 60 + "/optimizers/optimizers.ipynb", nb_bytes())
     put(tmp_path, "stray.ipynb", nb_bytes())
-    coll = folder_collect(tmp_path, ["control", "linker", "fifo", "big", "empty", "stamp", "huge"], limits=SMALL)
+    coll = folder_collect(tmp_path, ["control", "linker", "fifo", "big", "empty", "stamp", "huge", "alias"],
+                          limits=SMALL)
     got = by_id(coll)
     assert got["control"].status == "pending" and kinds(got["control"]) == []
     for sid, flag in [("linker", Kind.INVALID_FILE), ("fifo", Kind.INVALID_FILE), ("big", Kind.TOO_LARGE),
-                      ("empty", Kind.INVALID_FILE), ("huge", Kind.TOO_LARGE)]:
+                      ("empty", Kind.INVALID_FILE), ("huge", Kind.TOO_LARGE), ("alias", Kind.INVALID_FILE)]:
         assert (got[sid].status, set(kinds(got[sid]))) == ("invalid", {flag}), (sid, got[sid].flags)
     assert "symbolic link" in got["linker"].flags[0].message and "regular file" in got["fifo"].flags[0].message
     assert (got["stamp"].status, kinds(got["stamp"])) == ("pending", [Kind.BAD_TIMESTAMP])

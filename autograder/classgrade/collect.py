@@ -627,10 +627,11 @@ def choose_notebook(files: list[Candidate], notebook: str, expected_ids: set[str
     if not files:
         return Choice(None, "missing", [Flag(Kind.MISSING, "the attempt holds no files")])
     flags = []
-    strangers = [c for c in readable if c not in acceptable]
-    for c in files:
-        if c.problem is not None:
-            flags.append(Flag(c.problem.kind, f"{display(c.name)}: {c.problem.message}"))
+    strangers = readable                   # nothing is acceptable: every readable notebook is a stranger
+    problems = [c for c in files if c.problem is not None]
+    for kind in dict.fromkeys(c.problem.kind for c in problems):     # one flag per kind, however many files
+        flags.append(Flag(kind, _listing(f"{display(c.name)}: {c.problem.message}"
+                                         for c in problems if c.problem.kind is kind)))
     if strangers:
         why = ("its nbgrader cells belong to another assignment" if any(foreign(c) for c in strangers)
                else "it does not hold this assignment's cells" if expected
@@ -770,7 +771,7 @@ class _Reader:
                 continue
             if not item.is_dir(follow_symlinks=False):
                 why = ("a symbolic link, not followed" if item.is_symlink()
-                       else f"not a student folder ({'<student>'}/{self.assignment}/)")
+                       else f"not a student folder (<student>/{self.assignment}/)")
                 self.uploads.unmatched.append(Unmatched(display(item.name), why))
                 continue
             sid = _check_id(item.name, self.limits, Roster(None), self.uploads, item.name)
