@@ -54,6 +54,11 @@ class Kind(enum.Enum):
                              "a file in the upload matched no student: look at its name and attribute it by hand")
     EXTRA_FILES = _Spec("extra-files", Severity.INFO,
                         "the upload held other files besides the notebook; they were not graded")
+    BAD_TIMESTAMP = _Spec("bad-timestamp", Severity.REVIEW,
+                          "the submission time could not be read: graded, but lateness and the choice of the "
+                          "latest attempt could not use it; check the time in the LMS")
+    LATE = _Spec("late", Severity.INFO,
+                 "the LMS marked the upload late (its names carry no time): apply the late policy by hand")
     # -- reading and scanning the notebook
     EDITED_TEST = _Spec("edited-test", Severity.INFO,
                         "a test or read-only cell was changed or deleted; the original was restored before grading")
