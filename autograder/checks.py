@@ -970,16 +970,18 @@ def _diagnose(name, scs, trajs, failing):
     scenario, the measured combinations of :func:`autograder.mistakes.measured_candidates`:
     hard-coded hyperparameters (the reference with eps, a beta, rho, momentum or lr fixed
     to a common constant), two catalogued mistakes at once, or a mistake plus constants.
-    A variant counts only where it differs from the reference, so a correct trajectory is
-    never diagnosed.
+    A variant counts only where it differs from the reference and from every accepted
+    alternative form, so a correct trajectory is never diagnosed.
     """
     cat = _catalogue()
     sc, traj = scs[failing], trajs[failing]
-    reference_run = _trusted(sc, "reference")
+    # what correct code does here: the reference and every accepted alternative form
+    correct_runs = [_trusted(sc, "reference")] + [
+        _trusted(sc, "alternative", index) for index, _ in enumerate(cat.alternatives_for(name))]
 
     def shows_here(m):
         run = _trusted_variant(sc, m)
-        return _matches(sc, traj, run) and not _matches(sc, run, reference_run)
+        return _matches(sc, traj, run) and not any(_matches(sc, run, c) for c in correct_runs)
 
     def everywhere(m):
         return all(_matches(s, t, _trusted_variant(s, m)) for s, t in zip(scs, trajs))
@@ -991,6 +993,9 @@ def _diagnose(name, scs, trajs, failing):
     for m in cat.measured_candidates(name):
         if shows_here(m) and everywhere(m):
             return m, True
+    # a match in the failing scenario alone is reported (as such) only for a single
+    # mistake: a constant or a combination is named only when it explains every scenario
+    local = [m for m in local if not (m.fixed or m.parts)]
     return (local[0], False) if local else (None, False)
 
 
@@ -1150,7 +1155,8 @@ def compare_all(name: str, scenario_list, student_trajs) -> CheckResult:
     if mistake is not None:
         result.mistake, result.mistake_title = mistake.key, mistake.title
         result.hint, result.mistake_certain = mistake.hint, certain
-        result.details = list(result.details) + _hard_coded_sentences(name, mistake, scs, oks)
+        if certain:
+            result.details = list(result.details) + _hard_coded_sentences(name, mistake, scs, oks)
     return result
 
 
