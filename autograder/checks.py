@@ -1098,7 +1098,12 @@ def _hard_coded_sentences(name, mistake, scs, oks):
     if not mistake.fixed:
         return []
     assign = ", ".join(f"{h} = {v:g}" for h, v in mistake.fixed)
-    out = [f"measured: the reference run with {assign} fixed reproduces your trajectory in all "
+    if mistake.parts:
+        titles = " and ".join(f'"{_catalogue().MISTAKES[k].title}"' for k in mistake.parts)
+        run = f"the known mistake {titles} run"
+    else:
+        run = "the reference run"
+    out = [f"measured: {run} with {assign} fixed reproduces your trajectory in all "
            f"{len(scs)} scenarios."]
     defaults = DEFAULTS.get(name, {"beta": 0.9})
 
