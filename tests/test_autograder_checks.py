@@ -444,8 +444,12 @@ def test_in_a_kernel_the_error_output_starts_with_the_report(kernel_sockets):
                     "            p -= 0.999 * self.lr * grads[name]\n"),
                 nbformat.v4.new_code_cell('check_optimizer(SGD, "SGD").assert_passed()'),
                 nbformat.v4.new_code_cell('print("still running")')]
+    import pathlib
+
+    import autograder
+    here = str(pathlib.Path(autograder.__file__).resolve().parents[1])   # the kernel imports this code
     NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=True,
-                   config=kernel_sockets.config()).execute()
+                   config=kernel_sockets.config(), resources={"metadata": {"path": here}}).execute()
     (error,) = [o for o in nb.cells[1].outputs if o.output_type == "error"]
     text = "\n".join(error.traceback)
     assert error.traceback[0].startswith('FAILED SGD: values at step 1, parameter w in scenario "one vector"')
@@ -563,3 +567,30 @@ def test_recording_a_trajectory_does_not_load_the_mistake_catalogue():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
+
+
+def test_nbgrader_validate_shows_the_report_first_and_no_grader_frame(tmp_path, kernel_sockets):
+    """The Validate button's command: the failing cell's error is the report itself."""
+    import subprocess
+    import sys
+
+    import nbformat
+    from autograder import build
+    nb = build.make_submission(build.with_mistakes(build.solution_sources(), ["momentum-dampened"]))
+    nbformat.write(nb, tmp_path / "optimizers.ipynb")
+    import os
+    import pathlib
+
+    import autograder
+    here = str(pathlib.Path(autograder.__file__).resolve().parents[1])   # the code under test
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "optimizers.ipynb",
+                           *kernel_sockets.nbgrader_options()],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    out = done.stdout
+    assert "VALIDATION FAILED ON 1 CELL(S)" in out, out + done.stderr
+    error = out.split("The error was:", 1)[1]
+    assert error.strip().startswith('FAILED Momentum: values at step 1, parameter w in scenario "one vector".')
+    assert "[momentum-dampened]" in error and "..." not in error     # no line cut by Validate
+    for frame_marker in ("Traceback", "result.py", "File \"", "assert_passed"):
+        assert frame_marker not in error, frame_marker
