@@ -3,15 +3,17 @@ r"""Check a student's optimizer, EWMA or schedule against the ``dlcourse`` refer
 Three pieces, usable separately (the class-grading command runs (b) in a sandboxed
 subprocess and (a), (c) in the parent):
 
-(a) :func:`scenarios` ``(name, which)`` -> list of :class:`Scenario`: scripted,
-    deterministic inputs (plain data: numbers, strings, NumPy arrays; picklable).
+(a) :func:`scenarios` ``(name, which, seed=None)`` -> list of :class:`Scenario`: scripted,
+    deterministic inputs (plain data: numbers, strings, NumPy arrays; picklable); the
+    hidden ones drawn from ``seed`` at grading time when it is given.
 (b) :func:`run_trajectory` ``(cls_or_fn, scenario)`` -> :class:`Trajectory`: runs
     code over a scenario and records float64 copies of what it produced, plus every
     contract violation, exception and warning, as plain data
     (:meth:`Trajectory.to_dict` / :meth:`Trajectory.from_dict` for JSON).
 (c) :func:`compare` ``(name, scenario, student_traj)`` -> :class:`CheckResult` for one
     scenario, and :func:`compare_all` ``(name, scenarios, student_trajs)`` for a whole
-    check, with the mistake diagnosis (:mod:`autograder.mistakes`).
+    check, with the mistake diagnosis (:mod:`autograder.mistakes`, imported only here:
+    (a) and (b) never load the catalogue).
 
 :func:`check_optimizer`, :func:`check_ewma` and :func:`check_schedule` are (a)+(b)+(c)
 in-process; they are what the notebook's test cells call.

@@ -16,10 +16,28 @@ flags for the mistake. Alongside them, :data:`ALTERNATIVES` lists *correct* form
 that look different from the reference (Adam's "efficient" step size, momentum as
 b ← μb + g, θ ← θ − lr·b, torch's Nesterov): a student matching one of them passes.
 
+What real students write (``tests/real_implementations``) added three kinds:
+
+* other courses' conventions as named variants: deeplearning.ai's dampened momentum,
+  Deep Learning from Scratch's Nesterov, eps inside RMSprop's square root (d2l, Keras),
+  Keras's AdaGrad accumulator started at 0.1 and its AdaMax with eps after the max;
+* hard-coded hyperparameters (:func:`hard_coded`): the correct form (or an alternative)
+  with eps, a beta, rho, momentum or lr replaced by a constant, the candidates being the
+  common libraries' and the assignment's defaults (``checks.COMMON_DEFAULTS``);
+* two deviations at once (:func:`combined`, or a mistake plus constants), named both.
+
+:func:`measured_candidates` enumerates the combinations the diagnosis runs after the
+catalogue; the ones seen in real code are also catalogued by name (:data:`MISTAKES`), with
+an example in the assignment's own code (:data:`EXAMPLES`).
+
 Scenarios are designed so that every mistake is distinguishable from the correct
 answer (tested in ``tests/test_autograder_mistakes.py``): "shared between
 instances" needs two optimizers at once, "per parameter" mistakes need two
 parameters in one dict, eps mistakes need tiny gradients.
+
+This module is grader-side knowledge: a variant with its flag off is a correct
+implementation, so what student code and the sandboxed recorder import
+(:mod:`autograder`, ``autograder.checks.scenarios`` / ``run_trajectory``) never loads it.
 """
 from __future__ import annotations
 
