@@ -1110,7 +1110,8 @@ def _hard_coded_sentences(name, mistake, scs, oks):
     defaults = DEFAULTS.get(name, {"beta": 0.9})
 
     def values(vs):
-        return " and ".join(f"{v:g}" + (" (the default)" if v == defaults.get(h) else "") for v in vs)
+        words = [f"{v:g}" + (" (the default)" if v == defaults.get(h) else "") for v in vs]
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
     for h, c in mistake.fixed:
         failing = sorted({s.hyper[h] for s, ok in zip(scs, oks) if not ok and h in s.hyper})
