@@ -10,12 +10,21 @@ from autograder.checks import (OPTIMIZER_NAMES, PARTS, SCHEDULE_NAMES, TARGETS, 
                                check, check_ewma, check_optimizer, check_schedule, compare,
                                compare_all, reference, reference_trajectory, run_trajectory,
                                scenarios)
-from autograder.mistakes import MISTAKES, Mistake
-from autograder.result import CheckResult
+from autograder.result import CheckFailed, CheckResult
 
 __all__ = [
-    "check_optimizer", "check_ewma", "check_schedule", "check", "CheckResult",
+    "check_optimizer", "check_ewma", "check_schedule", "check", "CheckResult", "CheckFailed",
     "Scenario", "Trajectory", "scenarios", "run_trajectory", "compare", "compare_all",
     "reference", "reference_trajectory", "MISTAKES", "Mistake",
     "OPTIMIZER_NAMES", "SCHEDULE_NAMES", "TARGETS", "PARTS",
 ]
+
+
+def __getattr__(name):
+    """``MISTAKES`` and ``Mistake`` load the catalogue on first use only: it is grader-side
+    knowledge, and importing :mod:`autograder` (as the notebook and the sandboxed recorder
+    do) must not load it."""
+    if name in ("MISTAKES", "Mistake"):
+        from autograder import mistakes
+        return getattr(mistakes, name)
+    raise AttributeError(f"module 'autograder' has no attribute {name!r}")

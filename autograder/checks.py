@@ -3,15 +3,17 @@ r"""Check a student's optimizer, EWMA or schedule against the ``dlcourse`` refer
 Three pieces, usable separately (the class-grading command runs (b) in a sandboxed
 subprocess and (a), (c) in the parent):
 
-(a) :func:`scenarios` ``(name, which)`` -> list of :class:`Scenario`: scripted,
-    deterministic inputs (plain data: numbers, strings, NumPy arrays; picklable).
+(a) :func:`scenarios` ``(name, which, seed=None)`` -> list of :class:`Scenario`: scripted,
+    deterministic inputs (plain data: numbers, strings, NumPy arrays; picklable); the
+    hidden ones drawn from ``seed`` at grading time when it is given.
 (b) :func:`run_trajectory` ``(cls_or_fn, scenario)`` -> :class:`Trajectory`: runs
     code over a scenario and records float64 copies of what it produced, plus every
     contract violation, exception and warning, as plain data
     (:meth:`Trajectory.to_dict` / :meth:`Trajectory.from_dict` for JSON).
 (c) :func:`compare` ``(name, scenario, student_traj)`` -> :class:`CheckResult` for one
     scenario, and :func:`compare_all` ``(name, scenarios, student_trajs)`` for a whole
-    check, with the mistake diagnosis (:mod:`autograder.mistakes`).
+    check, with the mistake diagnosis (:mod:`autograder.mistakes`, imported only here:
+    (a) and (b) never load the catalogue).
 
 :func:`check_optimizer`, :func:`check_ewma` and :func:`check_schedule` are (a)+(b)+(c)
 in-process; they are what the notebook's test cells call.
@@ -49,8 +51,18 @@ from functools import lru_cache
 
 import numpy as np
 
-from autograder import mistakes as _mistakes
 from autograder.result import CheckResult
+
+
+def _catalogue():
+    """The mistake catalogue, imported only where a verdict is computed.
+
+    It is grader-side knowledge (DESIGN.md): generating scenarios and recording a
+    trajectory (what a sandboxed recorder imports) must not load it, since a catalogue
+    variant with its flag off is a correct implementation.
+    """
+    from autograder import mistakes
+    return mistakes
 
 __all__ = [
     "Scenario", "Trajectory", "OPTIMIZER_NAMES", "SCHEDULE_NAMES", "TARGETS", "PARTS",
@@ -109,6 +121,31 @@ OTHER = {
 }
 _WHICH = ("visible", "hidden", "all")
 
+#: Values public code commonly writes as literals where a hyperparameter belongs: the
+#: assignment's defaults and those of torch.optim, Keras, Deep Learning from Scratch
+#: (DLFS), d2l, CS231n and numpy-ml. The "hard-coded hyperparameter" diagnosis
+#: (:mod:`autograder.mistakes`) measures exactly these constants, and hidden scenarios drawn
+#: from a seed keep their hyperparameters away from them, so a constant always shows.
+COMMON_DEFAULTS = {
+    "EWMA": {"beta": (0.9,)},                                   # Ng's lectures, the assignment
+    "SGD": {"lr": (0.01, 1e-3)},                                # assignment, Keras SGD; Keras Adam-style 1e-3
+    "Momentum": {"lr": (0.01,), "momentum": (0.9,)},            # DLFS, CS231n, torch docs
+    "Nesterov": {"lr": (0.01,), "momentum": (0.9,)},
+    "AdaGrad": {"lr": (0.01, 1e-3),                             # torch / Keras
+                "eps": (1e-10, 1e-8, 1e-7, 1e-6)},              # torch, assignment, Keras/DLFS/numpy-ml, d2l
+    "RMSprop": {"lr": (0.01, 1e-3),
+                "rho": (0.99, 0.9),                             # torch/DLFS/CS231n; Keras/d2l/numpy-ml
+                "eps": (1e-8, 1e-7, 1e-6)},                     # torch/CS231n; Keras/DLFS; d2l
+    "Adadelta": {"lr": (1.0, 1e-3),                             # torch (d2l has no lr); Keras
+                 "rho": (0.9, 0.95),                            # torch/d2l; Keras/Zeiler 2012
+                 "eps": (1e-6, 1e-7, 1e-5)},                    # torch; Keras; d2l
+    "Adam": {"lr": (1e-3,), "beta1": (0.9,), "beta2": (0.999,),
+             "eps": (1e-8, 1e-7, 1e-6)},                        # torch/CS231n/Kingma & Ba; Keras/DLFS; d2l
+    "AdaMax": {"lr": (2e-3, 1e-3), "beta1": (0.9,), "beta2": (0.999,), "eps": (1e-8, 1e-7)},
+    "Nadam": {"lr": (2e-3, 1e-3), "beta1": (0.9,), "beta2": (0.999,), "eps": (1e-8, 1e-7),
+              "momentum_decay": (4e-3,)},                       # torch NAdam; Keras 1e-3, 1e-7
+}
+
 
 # ============================================================================ (a) scenarios
 @dataclass(frozen=True)
@@ -129,6 +166,8 @@ class Scenario:
         parameter over the run (displacement for optimizers).
     atol_param : extra absolute tolerance, as a fraction of the largest |parameter| (round-off in θ).
     description : one line, for messages.
+    seed : None for the fixed scenarios; for hidden scenarios drawn at grading time, the
+        seed they were drawn from (never printed: the student does not see it).
     """
 
     target: str
@@ -143,10 +182,16 @@ class Scenario:
     atol: float = 1e-9
     atol_param: float = 1e-13
     description: str = ""
+    seed: int | None = None
 
     @property
     def key(self):
-        return (self.target, self.name)
+        return (self.target, self.seed, self.name)
+
+    @property
+    def lr_changes(self) -> bool:
+        """True when the scenario sets a new lr between steps."""
+        return self.kind == "optimizer" and any(lr is not None for lr, _ in self.steps)
 
     def keys(self):
         """Trajectory keys, in order: "w" (one instance) or "#2 w" (several)."""
@@ -162,14 +207,15 @@ def _grads(rng, shape, n, scale, drift=0.5, dtype=np.float64):
     return [((mean + rng.standard_normal(shape)) * scale).astype(dtype) for _ in range(n)]
 
 
-def _optimizer_scenarios(name):
+def _optimizer_scenarios(name, drawn_from=None):
+    """The fixed scenarios of one optimizer, or (``drawn_from`` = (seed, rng)) the hidden ones drawn."""
     D, O = DEFAULTS[name], OTHER[name]
     out = []
 
     def add(title, vis, hyper, shapes, n_steps, seed, instances=1, dtype=np.float64,
             scale=1.0, lrs=None, zero_steps=0, rtol=1e-6, atol=1e-9, atol_param=1e-13,
             zero_columns=False):
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(seed) if drawn_from is None else drawn_from[1]
         params, per_step = [], [[] for _ in range(n_steps)]
         for i in range(instances):
             for pname, shape in shapes:
@@ -191,8 +237,12 @@ def _optimizer_scenarios(name):
         desc = (f"{who}; params {shapes_txt} {np.dtype(dtype).name}; {n_steps} steps"
                 + (f"; gradients ×{scale:g}" if scale != 1.0 else ""))
         out.append(Scenario(name, "optimizer", title, vis, dict(hyper), instances,
-                            tuple(params), steps, rtol, atol, atol_param, desc))
+                            tuple(params), steps, rtol, atol, atol_param, desc,
+                            None if drawn_from is None else drawn_from[0]))
 
+    if drawn_from is not None:
+        _drawn_optimizer_cases(name, drawn_from[1], add)
+        return out
     base = sum(map(ord, name))
     add("one vector", "visible", D, [("w", (6,))], 40, base)
     add("two parameters in one dict", "visible", O, [("W", (3, 4)), ("V", (3, 4))], 30, base + 1)
@@ -211,6 +261,136 @@ def _optimizer_scenarios(name):
     add("two optimizers, matrix, zero gradients first", "hidden", D, [("W", (3, 2)), ("b", (1,))],
         60, base + 8, instances=2, zero_steps=4, zero_columns=True)
     return out
+
+
+def _away_from(rng, draw, avoid, decay=False, factor=1.5, digits=3):
+    """``draw(rng)`` rounded to ``digits`` significant digits, redrawn until no value in
+    ``avoid`` is within ``factor`` of it (for decay rates: of 1 − value)."""
+    for _ in range(200):
+        value = float(f"{draw(rng):.{digits}g}")
+        gap = (lambda a: abs(np.log((1 - value) / (1 - a)))) if decay else (lambda a: abs(np.log(value / a)))
+        if all(gap(a) > np.log(factor) for a in avoid):
+            return value
+    raise RuntimeError("could not draw a hyperparameter away from the common constants")
+
+
+_DECAYS = ("momentum", "rho", "beta1", "beta2", "beta")
+
+
+def _drawn_hyper(rng, name):
+    """Non-default hyperparameters within sane ranges, away from every common constant."""
+    common = COMMON_DEFAULTS.get(name, {})
+    defaults = DEFAULTS.get(name, {"beta": 0.9})
+    # log10 ranges: of the value, or of 1 - value for decay rates
+    ranges = {"lr": None, "momentum": (-1.3, -0.4), "beta1": (-1.5, -0.5), "beta2": (-3.3, -1.5),
+              "eps": (-8.5, -5.5), "momentum_decay": (-2.7, -1.9), "beta": (-2.5, -0.3),
+              "rho": (-1.5, -0.7) if name == "Adadelta" else (-2.3, -0.7)}
+    out = {}
+    for h, default in defaults.items():
+        avoid = set(common.get(h, ())) | {default}
+        if h == "lr":
+            def draw(r, d=default):
+                return d * 10 ** r.uniform(-0.6, 0.6)
+        elif h in _DECAYS:
+            def draw(r, lo_hi=ranges[h]):
+                return 1 - 10 ** r.uniform(*lo_hi)
+        else:
+            def draw(r, lo_hi=ranges[h]):
+                return 10 ** r.uniform(*lo_hi)
+        out[h] = _away_from(rng, draw, avoid, decay=h in _DECAYS)
+    return out
+
+
+def _drawn_shape(rng, kind):
+    if kind == "vector":
+        return (int(rng.integers(3, 10)),)
+    return (int(rng.integers(2, 6)), int(rng.integers(2, 6)))
+
+
+def _drawn_optimizer_cases(name, rng, add):
+    """Hidden scenarios drawn from ``rng``: the structure of the fixed hidden set (so every
+    catalogued mistake still shows), with drawn shapes, step counts, hyperparameters,
+    gradient scales, lr changes and zero-gradient runs (so precomputed answers cannot pass)."""
+    D = DEFAULTS[name]
+
+    def steps(lo, hi):
+        return int(rng.integers(lo, hi + 1))
+
+    def scale():
+        return float(f"{10 ** rng.uniform(-1, 1):.3g}")
+
+    salt = int(rng.integers(0, 2**31))
+    add("matrix and (1,)-shaped parameters (drawn)", "hidden", _drawn_hyper(rng, name),
+        [("W", _drawn_shape(rng, "matrix")), ("b", (1,))], steps(30, 60), salt, scale=scale())
+    add("float32 (drawn)", "hidden", _drawn_hyper(rng, name), [("w", _drawn_shape(rng, "vector"))],
+        steps(30, 50), salt + 1, dtype=np.float32, rtol=2e-3, atol=2e-4, atol_param=2e-5)
+    n = steps(40, 60)
+    hyper = _drawn_hyper(rng, name)
+    lrs = [None] * n
+    for t in sorted(rng.choice(np.arange(5, n - 5), size=2, replace=False)):
+        lrs[int(t)] = float(f"{hyper['lr'] * 10 ** rng.uniform(-1, -0.1):.3g}")
+    add("lr changed between steps (drawn)", "hidden", hyper,
+        [("w", _drawn_shape(rng, "vector")), ("b", (1,))], n, salt + 2, lrs=lrs)
+    add("many steps, tiny gradients, two parameters (drawn)", "hidden", _drawn_hyper(rng, name),
+        [("W", _drawn_shape(rng, "matrix")), ("c", _drawn_shape(rng, "vector"))], steps(100, 160),
+        salt + 3, scale=float(f"{10 ** rng.uniform(-6.3, -5.3):.3g}"), zero_steps=steps(2, 6))
+    # at the defaults: mistakes that only show there (eps in the bias correction) still show
+    add("two optimizers, matrix, zero gradients first (drawn)", "hidden", dict(D),
+        [("W", _drawn_shape(rng, "matrix")), ("b", (1,))], steps(40, 70), salt + 4, instances=2,
+        zero_steps=steps(2, 5), zero_columns=True)
+    add("two optimizers, two parameters (drawn)", "hidden", _drawn_hyper(rng, name),
+        [("W", _drawn_shape(rng, "matrix")), ("V", _drawn_shape(rng, "vector"))], steps(30, 50),
+        salt + 5, instances=2, scale=scale())
+
+
+def _drawn_ewma_scenarios(seed, rng):
+    def beta():
+        return _drawn_hyper(rng, "EWMA")["beta"]
+    n = int(rng.integers(20, 61))
+    b1 = beta()
+    temps = tuple(float(x) for x in 10 + 5 * np.sin(np.arange(n) / rng.uniform(3, 9))
+                  + rng.standard_normal(n))
+    ints = tuple(int(v) for v in rng.integers(-9, 10, int(rng.integers(20, 50))))
+    b2 = beta()
+    shape = _drawn_shape(rng, "matrix")
+    slow = float(f"{1 - 10 ** rng.uniform(-3, -2):.4g}")
+    arrays = tuple(rng.standard_normal(shape) + rng.uniform(-3, 3) for _ in range(int(rng.integers(40, 80))))
+    level, b3 = float(f"{rng.uniform(-5, 5):.3g}"), beta()
+    cases = [("numbers (drawn)", b1, temps, f"{len(temps)} numbers (Python floats)"),
+             ("integers (drawn)", b2, ints, f"{len(ints)} Python ints"),
+             ("arrays, slow average (drawn)", slow, arrays, f"{len(arrays)} arrays of shape {shape}"),
+             ("constant input (drawn)", b3, (level,) * int(rng.integers(20, 40)),
+              f"copies of {level} (the average must be {level})")]
+    return [Scenario("EWMA", "ewma", title, "hidden", dict(beta=b), steps=xs,
+                     description=f"EWMA(beta={b!r}) over {what}", seed=seed)
+            for title, b, xs, what in cases]
+
+
+def _drawn_schedule_scenarios(name, seed, rng):
+    lr0 = float(f"{10 ** rng.uniform(-2, 0):.3g}")
+    if name == "step_decay":
+        every = int(rng.integers(2, 13))
+        factor = float(f"{rng.uniform(0.1, 0.9):.3g}")
+        short = int(rng.integers(1, 4))
+        cases = [("staircase (drawn)", dict(lr0=lr0, factor=factor, every=every),
+                  range(0, every * int(rng.integers(3, 6)) + 1)),
+                 ("short period (drawn)", dict(lr0=lr0, factor=float(f"{rng.uniform(0.3, 0.95):.3g}"),
+                                               every=short), range(0, short * 6 + 1))]
+    else:
+        total = int(rng.integers(5, 61))
+        lr_min = float(f"{lr0 * rng.uniform(0.01, 0.2):.3g}") if rng.random() < 0.5 else 0.0
+        few = int(rng.integers(1, 4))
+        cases = [("annealing (drawn)", dict(lr0=lr0, total=total, lr_min=lr_min),
+                  range(0, total + int(rng.integers(3, 16)))),
+                 ("a few epochs (drawn)", dict(lr0=lr0, total=few, lr_min=0.0), range(0, few + 3))]
+    return [_schedule_scenario(name, title, "hidden", hyper, epochs, seed) for title, hyper, epochs in cases]
+
+
+def _schedule_scenario(name, title, vis, hyper, epochs, seed=None):
+    args = ", ".join(f"{k}={v!r}" for k, v in hyper.items())
+    return Scenario(name, "schedule", title, vis, hyper, steps=tuple(epochs), rtol=1e-9, atol=1e-12,
+                    description=f"{name}(epoch, {args}) for epochs {epochs.start}..{epochs.stop - 1}",
+                    seed=seed)
 
 
 def _ewma_scenarios():
@@ -243,13 +423,7 @@ def _schedule_scenarios(name):
         cases = [("to zero over 20 epochs", "visible", dict(lr0=0.1, total=20, lr_min=0.0), range(0, 31)),
                  ("to lr_min 0.01 over 50", "hidden", dict(lr0=0.5, total=50, lr_min=0.01), range(0, 61)),
                  ("one epoch", "hidden", dict(lr0=1.0, total=1, lr_min=0.0), range(0, 4))]
-    out = []
-    for title, vis, hyper, epochs in cases:
-        args = ", ".join(f"{k}={v!r}" for k, v in hyper.items())
-        out.append(Scenario(name, "schedule", title, vis, hyper, steps=tuple(epochs),
-                            rtol=1e-9, atol=1e-12,
-                            description=f"{name}(epoch, {args}) for epochs {epochs.start}..{epochs.stop - 1}"))
-    return out
+    return [_schedule_scenario(name, title, vis, hyper, epochs) for title, vis, hyper, epochs in cases]
 
 
 @lru_cache(maxsize=None)
@@ -263,11 +437,44 @@ def _all_scenarios(name):
     raise KeyError(f"unknown target {name!r}; choose one of {list(TARGETS)}")
 
 
-def scenarios(name: str, which: str = "visible") -> list[Scenario]:
-    """The scripted scenarios of one target: "visible", "hidden" or "all" (visible first)."""
+@lru_cache(maxsize=64)
+def _drawn_scenarios(name, seed):
+    """The hidden scenarios of ``name`` drawn from ``seed`` (cached: drawing is deterministic)."""
+    _all_scenarios(name)    # refuses unknown names
+    # one stream per target, all from the grading seed
+    rng = np.random.default_rng([seed, TARGETS.index(name)])
+    if name in OPTIMIZER_NAMES:
+        return tuple(_optimizer_scenarios(name, drawn_from=(seed, rng)))
+    if name == "EWMA":
+        return tuple(_drawn_ewma_scenarios(seed, rng))
+    return tuple(_drawn_schedule_scenarios(name, seed, rng))
+
+
+def _pool(name, seed):
+    """Every scenario of ``name`` for a seed: the visible ones, then the hidden ones."""
+    fixed = _all_scenarios(name)
+    if seed is None:
+        return fixed
+    return tuple(s for s in fixed if s.visibility == "visible") + _drawn_scenarios(name, seed)
+
+
+def scenarios(name: str, which: str = "visible", seed: int | None = None) -> list[Scenario]:
+    """The scenarios of one target: "visible", "hidden" or "all" (visible first).
+
+    Visible scenarios are fixed (the notebook's feedback is reproducible). Hidden ones are
+    the fixed set the notebook's hidden test cells use when ``seed`` is None; with an int
+    ``seed`` they are *drawn* at grading time from ``np.random.default_rng([seed, k])`` (k the
+    target's index in :data:`TARGETS`): shapes, step counts, non-default hyperparameters
+    (kept away from :data:`COMMON_DEFAULTS`), gradient scales, float32 and float64, lr
+    changes mid-run, zero and tiny gradients, two instances. So a table of precomputed
+    answers cannot pass, while every catalogued mistake still shows (tested over seeds).
+    """
     if which not in _WHICH:
         raise ValueError(f"which must be one of {_WHICH}, got {which!r}")
-    return [s for s in _all_scenarios(name) if which == "all" or s.visibility == which]
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
+    pool = _pool(name, None if seed is None else int(seed))
+    return [s for s in pool if which == "all" or s.visibility == which]
 
 
 # ============================================================================ (b) trajectories
@@ -427,9 +634,19 @@ def run_trajectory(code, scenario: Scenario) -> Trajectory:
 
 
 def _from_reference(code):
-    """The dlcourse module ``code`` (or a base class of it) comes from, or ""."""
-    modules = [getattr(k, "__module__", None) for k in getattr(code, "__mro__", ())]
-    modules += [getattr(code, "__module__", None), type(code).__module__]
+    """The dlcourse module ``code`` (or a base class of it) comes from, or "".
+
+    ``code`` may be any callable, e.g. a proxy that forwards calls to another process:
+    only a real class is asked for its bases, and no attribute read may raise.
+    """
+    def module_of(obj):
+        try:
+            return getattr(obj, "__module__", None)
+        except Exception:   # noqa: BLE001 - a proxy's attribute access
+            return None
+    mro = code.__mro__ if inspect.isclass(code) else ()
+    modules = [module_of(k) for k in mro]
+    modules += [module_of(code), type(code).__module__]
     for module in modules:
         if isinstance(module, str) and (module == "dlcourse" or module.startswith("dlcourse.")):
             return module
@@ -587,41 +804,44 @@ def reference(name):
     raise KeyError(f"unknown target {name!r}; choose one of {list(TARGETS)}")
 
 
-@lru_cache(maxsize=None)
-def _cached_run(kind, target, scenario_name, index):
-    """Trajectories of trusted code (reference, alternatives, mistakes), computed once."""
-    sc = next(s for s in _all_scenarios(target) if s.name == scenario_name)
+def _trusted_code(kind, target, vid):
     if kind == "reference":
-        code = reference(target)
-    elif kind == "alternative":
-        code = _mistakes.alternatives_for(target)[index][1]()
-    else:
-        code = _mistakes.MISTAKES[index].make()
+        return reference(target)
+    if kind == "alternative":
+        return _catalogue().alternatives_for(target)[vid][1]()
+    return _catalogue().resolve(vid).make()
+
+
+@lru_cache(maxsize=None)
+def _cached_run(kind, target, seed, scenario_name, vid):
+    """Trajectories of trusted code (reference, alternatives, mistakes), computed once per
+    scenario, keyed on (target, seed, scenario name): seeded scenarios are cached too."""
+    sc = next(s for s in _pool(target, seed) if s.name == scenario_name)
     with np.errstate(all="ignore"):
-        return run_trajectory(code, sc)
+        return run_trajectory(_trusted_code(kind, target, vid), sc)
 
 
-def warm_cache(diagnosis: bool = True) -> None:
+def warm_cache(diagnosis: bool = True, seed: int | None = None) -> None:
     """Compute every trusted trajectory now: the reference's, and with ``diagnosis`` the
-    correct alternatives' and each catalogued mistake's.
+    correct alternatives' and each catalogued mistake's, over the scenarios of ``seed``.
 
     A check computes them on first use and caches them. The class grader calls this once in
     the process it forks the students' kernels from, so no kernel computes them again.
     """
     for name in TARGETS:
-        for sc in _all_scenarios(name):
-            _cached_run("reference", name, sc.name, None)
+        for sc in _pool(name, seed):
+            _cached_run("reference", name, sc.seed, sc.name, None)
             if not diagnosis:
                 continue
-            for index, _ in enumerate(_mistakes.alternatives_for(name)):
-                _cached_run("alternative", name, sc.name, index)
-            for mistake in _mistakes.for_target(name):
-                _cached_run("mistake", name, sc.name, mistake.key)
+            for index, _ in enumerate(_catalogue().alternatives_for(name)):
+                _cached_run("alternative", name, sc.seed, sc.name, index)
+            for mistake in _catalogue().catalogued_for(name):
+                _trusted_variant(sc, mistake)
 
 
 def reference_trajectory(scenario: Scenario) -> Trajectory:
-    """The reference's trajectory over a catalogued scenario (cached)."""
-    return _cached_run("reference", scenario.target, scenario.name, None)
+    """The reference's trajectory over a scenario (cached for the fixed and the drawn ones)."""
+    return _trusted(scenario, "reference")
 
 
 def _same_scenario(a, b):
@@ -637,34 +857,60 @@ def _same_scenario(a, b):
         return type(x) is type(y) and x == y
     return all(same(getattr(a, f), getattr(b, f)) for f in
                ("target", "kind", "name", "visibility", "hyper", "instances", "params", "steps",
-                "rtol", "atol", "atol_param"))
+                "rtol", "atol", "atol_param", "seed"))
 
 
-def _trusted(scenario, kind, index=None):
-    known = scenario.target in TARGETS and any(
-        s is scenario or _same_scenario(s, scenario) for s in _all_scenarios(scenario.target))
-    if known:
-        return _cached_run(kind, scenario.target, scenario.name, index)
-    if kind == "reference":
-        code = reference(scenario.target)
-    elif kind == "alternative":
-        code = _mistakes.alternatives_for(scenario.target)[index][1]()
-    else:
-        code = _mistakes.MISTAKES[index].make()
+def _known(scenario):
+    """The catalogued (fixed or drawn) scenario equal to ``scenario``, or None."""
+    if scenario.target not in TARGETS:
+        return None
+    seed = getattr(scenario, "seed", None)
+    if seed is not None and not isinstance(seed, (int, np.integer)):
+        return None
+    pool = _pool(scenario.target, None if seed is None else int(seed))
+    for s in pool:
+        if s is scenario:
+            return s
+    for s in pool:
+        if s.name == scenario.name and _same_scenario(s, scenario):
+            return s
+    return None
+
+
+def _trusted(scenario, kind, vid=None):
+    known = _known(scenario)
+    if known is not None:
+        return _cached_run(kind, known.target, known.seed, known.name, vid)
     with np.errstate(all="ignore"):
-        return run_trajectory(code, scenario)
+        return run_trajectory(_trusted_code(kind, scenario.target, vid), scenario)
+
+
+def _trusted_variant(scenario, mistake):
+    """The trajectory of ``mistake``'s variant over ``scenario``; constants that change
+    nothing in this scenario are dropped first, so equal runs are computed once."""
+    reduced = _catalogue().base_run(mistake, scenario.hyper, scenario.lr_changes)
+    if reduced is None:
+        return _trusted(scenario, "reference")
+    return _trusted(scenario, "mistake", reduced.vid)
 
 
 # ============================================================================ (c) comparison
 def _first_difference(sc, got_traj, exp_traj):
-    """None if ``got`` matches ``exp`` within the scenario's tolerance, else details."""
+    """None if ``got`` matches ``exp`` within the scenario's tolerance, else details.
+
+    Values compared: optimizers' displacements θₜ − θ₀ (θ₀ the reference's start), the
+    EWMA's returned averages, the schedule's rates; element-wise
+    ``|got − expected| <= rtol·|expected| + atol`` with ``atol`` scaled to the trajectory.
+    Details: the first failing element (earliest row, then key order) with its error and
+    tolerance, and the worst one (largest error / tolerance).
+    """
     if exp_traj.error is not None or got_traj.error is not None:
         same = (exp_traj.error is not None and got_traj.error is not None
                 and exp_traj.error["step"] == got_traj.error["step"]
                 and exp_traj.error["type"] == got_traj.error["type"])
         return None if same else {"kind": "error"}
-    worst = 0.0
-    first = None
+    worst_rel = 0.0
+    first = worst = None
     for key in exp_traj.values:
         exp = exp_traj.values[key]
         got = got_traj.values.get(key)
@@ -682,22 +928,34 @@ def _first_difference(sc, got_traj, exp_traj):
         atol = sc.atol * scale + sc.atol_param * param_scale + 1e-300
         with np.errstate(all="ignore"):
             diff = np.abs(got - exp)
-            ok = diff <= sc.rtol * np.abs(exp) + atol
+            tol = sc.rtol * np.abs(exp) + atol
+            ok = diff <= tol
             ok |= (got == exp)                       # equal infinities
             ok |= np.isnan(got) & np.isnan(exp)
             rel = diff / np.maximum(np.abs(exp), atol / max(sc.rtol, 1e-300))
+            ratio = np.where(ok, 0.0, np.where(np.isnan(diff), np.inf, diff / tol))
         rel = np.where(np.isnan(rel), np.inf, rel)
         rel = np.where(ok, 0.0, rel)
-        worst = max(worst, float(np.max(rel, initial=0.0)))
+        worst_rel = max(worst_rel, float(np.max(rel, initial=0.0)))
         if not ok.all():
-            bad = np.argwhere(~ok.reshape(ok.shape[0], -1))
+            flat_ok = ok.reshape(ok.shape[0], -1)
+            bad = np.argwhere(~flat_ok)
             row, col = int(bad[0][0]), int(bad[0][1])
+            flat_diff, flat_tol = diff.reshape(flat_ok.shape), np.broadcast_to(tol, diff.shape).reshape(flat_ok.shape)
             if first is None or row < first["row"]:
-                first = {"row": row, "col": col, "key": key}
+                first = {"row": row, "col": col, "key": key, "abs_error": float(flat_diff[row, col]),
+                         "tolerance": float(flat_tol[row, col]), "atol": float(atol)}
+            flat_ratio = ratio.reshape(flat_ok.shape)
+            w_row, w_col = (int(i) for i in np.unravel_index(int(np.argmax(flat_ratio)), flat_ratio.shape))
+            if worst is None or flat_ratio[w_row, w_col] > worst["ratio"]:
+                worst = {"row": w_row, "col": w_col, "key": key, "ratio": float(flat_ratio[w_row, w_col]),
+                         "abs_error": float(flat_diff[w_row, w_col]),
+                         "tolerance": float(flat_tol[w_row, w_col])}
     if first is None:
         return None
     first["kind"] = "values"
-    first["max_rel_error"] = worst
+    first["max_rel_error"] = worst_rel
+    first["worst"] = worst
     return first
 
 
@@ -706,24 +964,58 @@ def _matches(sc, got, exp):
 
 
 def _diagnose(name, scs, trajs, failing):
-    """(mistake, certain) for the catalogued mistake whose variant matches the student."""
-    candidates = _mistakes.for_target(name)
+    """(mistake, certain) for the known mistake whose variant matches the student.
+
+    Measured, never guessed: a variant is run over the same scenarios and compared with
+    the student's trajectory at the check's own tolerance. First the catalogue (a match in
+    the failing scenario only is reported as such); then, only when one matches *every*
+    scenario, the measured combinations of :func:`autograder.mistakes.measured_candidates`:
+    hard-coded hyperparameters (the reference with eps, a beta, rho, momentum or lr fixed
+    to a common constant), two catalogued mistakes at once, or a mistake plus constants.
+    A variant counts only where it differs from the reference and from every accepted
+    alternative form, so a correct trajectory is never diagnosed.
+    """
+    cat = _catalogue()
     sc, traj = scs[failing], trajs[failing]
-    reference_run = _trusted(sc, "reference")
-    # only mistakes that show in this scenario (differ from the reference) can explain it
-    local = [m for m in candidates
-             if _matches(sc, traj, _trusted(sc, "mistake", m.key))
-             and not _matches(sc, _trusted(sc, "mistake", m.key), reference_run)]
+    # what correct code does here: the reference and every accepted alternative form
+    correct_runs = [_trusted(sc, "reference")] + [
+        _trusted(sc, "alternative", index) for index, _ in enumerate(cat.alternatives_for(name))]
+
+    def shows_here(m):
+        run = _trusted_variant(sc, m)
+        return _matches(sc, traj, run) and not any(_matches(sc, run, c) for c in correct_runs)
+
+    def everywhere(m):
+        return all(_matches(s, t, _trusted_variant(s, m)) for s, t in zip(scs, trajs))
+
+    local = [m for m in cat.catalogued_for(name) if shows_here(m)]
     for m in local:
-        if all(_matches(s, t, _trusted(s, "mistake", m.key)) for s, t in zip(scs, trajs)):
+        if everywhere(m):
             return m, True
+    for m in cat.measured_candidates(name):
+        if shows_here(m) and everywhere(m):
+            return m, True
+    # a match in the failing scenario alone is reported (as such) only for a single
+    # mistake: a constant or a combination is named only when it explains every scenario
+    local = [m for m in local if not (m.fixed or m.parts)]
     return (local[0], False) if local else (None, False)
 
 
-def _numbers_around(arr, row, col, width=3):
-    flat = arr[row].reshape(-1)
-    lo = max(0, col - 1)
-    return [float(x) for x in flat[lo:lo + width]]
+_QUANTITY = {"optimizer": "θ − θ₀, the change since the start",
+             "ewma": "the average update() returned",
+             "schedule": "the learning rate returned"}
+
+
+def _row_step(sc, row):
+    if sc.kind == "schedule":
+        return int(sc.steps[row])
+    return row if sc.kind == "optimizer" else row + 1
+
+
+def _label(key, shape, col):
+    if not shape:
+        return key
+    return f"{key}[{', '.join(str(int(i)) for i in np.unravel_index(col, shape))}]"
 
 
 def _scenario_verdict(name, sc, traj):
@@ -746,7 +1038,7 @@ def _scenario_verdict(name, sc, traj):
         return False, fields
     diff = _first_difference(sc, traj, exp)
     if diff is not None and diff["kind"] == "values":
-        for index, _ in enumerate(_mistakes.alternatives_for(name)):
+        for index, _ in enumerate(_catalogue().alternatives_for(name)):
             if _matches(sc, traj, _trusted(sc, "alternative", index)):
                 diff = None
                 break
@@ -769,14 +1061,7 @@ def _scenario_verdict(name, sc, traj):
             problem = problem or "malformed"
             details.append(f"the values of {diff['key']} have the wrong shape")
         else:
-            key, row, col = diff["key"], diff["row"], diff["col"]
-            ev, gv = exp.values[key], traj.values[key]
-            shape = ev.shape[1:]
-            index = tuple(int(i) for i in np.unravel_index(col, shape)) if shape else None
-            step = int(sc.steps[row]) if sc.kind == "schedule" else (row if sc.kind == "optimizer" else row + 1)
-            fields.update(step=step, param=key, index=index,
-                          expected=_numbers_around(ev, row, col), got=_numbers_around(gv, row, col),
-                          max_rel_error=diff["max_rel_error"])
+            fields.update(_difference_fields(sc, exp, traj, diff))
             problem = problem or "values"
     if problem is None:
         return True, {}
@@ -785,25 +1070,88 @@ def _scenario_verdict(name, sc, traj):
     return False, fields
 
 
+def _difference_fields(sc, exp, traj, diff, width=3):
+    """The CheckResult fields that show a value difference: the compared numbers around the
+    first wrong element (displacements for optimizers), their labels, the error measure."""
+    key, row, col = diff["key"], diff["row"], diff["col"]
+    ev, gv = exp.values[key], traj.values[key]
+    if sc.kind == "optimizer":
+        ev, gv = ev - ev[0], gv - ev[0]
+    shape = ev.shape[1:]
+    flat_e, flat_g = ev[row].reshape(-1), gv[row].reshape(-1)
+    lo = max(0, min(col - 1, flat_e.size - width))
+    cols = range(lo, min(lo + width, flat_e.size))
+    fields = dict(step=_row_step(sc, row), param=key,
+                  index=tuple(int(i) for i in np.unravel_index(col, shape)) if shape else None,
+                  expected=[float(flat_e[c]) for c in cols], got=[float(flat_g[c]) for c in cols],
+                  labels=[_label(key, shape, c) for c in cols], marked=col - lo,
+                  quantity=_QUANTITY[sc.kind], abs_error=diff["abs_error"], tolerance=diff["tolerance"],
+                  rtol=sc.rtol, atol=diff["atol"], max_rel_error=diff["max_rel_error"])
+    w = diff.get("worst")
+    if w is not None:
+        fields["worst"] = {"step": _row_step(sc, w["row"]),
+                           "label": _label(w["key"], exp.values[w["key"]].shape[1:], w["col"]),
+                           "abs_error": w["abs_error"], "tolerance": w["tolerance"]}
+    return fields
+
+
+def _hard_coded_sentences(name, mistake, scs, oks):
+    """What a hard-coded-hyperparameter diagnosis measured, in the scenarios' own values."""
+    if not mistake.fixed:
+        return []
+    assign = ", ".join(f"{h} = {v:g}" for h, v in mistake.fixed)
+    if mistake.parts:
+        titles = " and ".join(f'"{_catalogue().MISTAKES[k].title}"' for k in mistake.parts)
+        run = f"the known mistake {titles} run"
+    else:
+        run = "the reference run"
+    out = [f"measured: {run} with {assign} fixed reproduces your trajectory in all "
+           f"{len(scs)} scenarios."]
+    defaults = DEFAULTS.get(name, {"beta": 0.9})
+
+    def values(vs):
+        words = [f"{v:g}" + (" (the default)" if v == defaults.get(h) else "") for v in vs]
+        return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+    for h, c in mistake.fixed:
+        failing = sorted({s.hyper[h] for s, ok in zip(scs, oks) if not ok and h in s.hyper})
+        passing = sorted({s.hyper[h] for s, ok in zip(scs, oks) if ok and h in s.hyper} - set(failing))
+        also = " (also when the learning rate is changed between steps)" if h == "lr" else ""
+        if passing and failing:
+            out.append(f"your code passes at {h} = {values(passing)} but not at {h} = {values(failing)}: "
+                       f"it ignores self.{h}{also} and uses {c:g}.")
+        elif failing:
+            out.append(f"your code fails at {h} = {values(failing)}: it ignores self.{h}{also} "
+                       f"and uses {c:g}.")
+        else:
+            out.append(f"it ignores self.{h}{also} and uses {c:g}.")
+    return out
+
+
 def compare(name: str, scenario: Scenario, student_traj: Trajectory) -> CheckResult:
     """Compare one student trajectory with the reference over one scenario."""
     return compare_all(name, [scenario], [student_traj])
 
 
 def compare_all(name: str, scenario_list, student_trajs) -> CheckResult:
-    """The verdict over several scenarios (in order): passed, or the first failure, diagnosed."""
+    """The verdict over several scenarios (in order): passed, or the first failure, diagnosed.
+
+    Works for the fixed scenarios and for hidden ones drawn from a seed (the trusted
+    trajectories of both are cached), and for scenarios built elsewhere (computed afresh).
+    """
     scs, trajs = list(scenario_list), list(student_trajs)
     if len(scs) != len(trajs):
         raise ValueError(f"{len(scs)} scenarios but {len(trajs)} trajectories")
     warns = []
     for t in trajs:
         warns.extend(w for w in t.warnings if w not in warns)
-    passed, failing, fields = 0, None, {}
+    passed, failing, fields, oks = 0, None, {}, []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with np.errstate(all="ignore"):
             for i, (sc, traj) in enumerate(zip(scs, trajs)):
                 ok, f = _scenario_verdict(name, sc, traj)
+                oks.append(ok)
                 if ok:
                     passed += 1
                 elif failing is None:
@@ -815,42 +1163,47 @@ def compare_all(name: str, scenario_list, student_trajs) -> CheckResult:
     if mistake is not None:
         result.mistake, result.mistake_title = mistake.key, mistake.title
         result.hint, result.mistake_certain = mistake.hint, certain
+        if certain:
+            result.details = list(result.details) + _hard_coded_sentences(name, mistake, scs, oks)
     return result
 
 
 # ============================================================================ the checks
-def _check(code, name, which):
-    scs = scenarios(name, which)
+def _check(code, name, which, seed=None):
+    scs = scenarios(name, which, seed)
     return compare_all(name, scs, [run_trajectory(code, sc) for sc in scs])
 
 
-def check_optimizer(student_cls, name: str, scenarios: str = "visible") -> CheckResult:  # noqa: A002
+def check_optimizer(student_cls, name: str, scenarios: str = "visible",  # noqa: A002
+                    seed: int | None = None) -> CheckResult:
     """Run ``student_cls`` and the reference ``dlcourse.optim.<name>`` side by side.
 
-    ``scenarios`` is "visible" (the notebook's tests), "hidden" (grading) or "all".
+    ``scenarios`` is "visible" (the notebook's tests), "hidden" (grading) or "all";
+    ``seed`` draws the hidden scenarios (see :func:`scenarios`).
     Returns a :class:`CheckResult`; call ``.assert_passed()`` on it in a test cell.
     """
     if name not in OPTIMIZER_NAMES:
         raise KeyError(f"unknown optimizer {name!r}; choose one of {list(OPTIMIZER_NAMES)}")
-    return _check(student_cls, name, scenarios)
+    return _check(student_cls, name, scenarios, seed)
 
 
-def check_ewma(student_cls, scenarios: str = "visible") -> CheckResult:  # noqa: A002
+def check_ewma(student_cls, scenarios: str = "visible", seed: int | None = None) -> CheckResult:  # noqa: A002
     """Check an EWMA class (``EWMA(beta)``, ``update(x)`` -> bias-corrected average)."""
-    return _check(student_cls, "EWMA", scenarios)
+    return _check(student_cls, "EWMA", scenarios, seed)
 
 
-def check_schedule(student_fn, name: str, scenarios: str = "visible") -> CheckResult:  # noqa: A002
+def check_schedule(student_fn, name: str, scenarios: str = "visible",  # noqa: A002
+                   seed: int | None = None) -> CheckResult:
     """Check a schedule function ``fn(epoch, **hyperparameters) -> lr`` against the reference."""
     if name not in SCHEDULE_NAMES:
         raise KeyError(f"unknown schedule {name!r}; choose one of {list(SCHEDULE_NAMES)}")
-    return _check(student_fn, name, scenarios)
+    return _check(student_fn, name, scenarios, seed)
 
 
-def check(code, name: str, scenarios: str = "visible") -> CheckResult:  # noqa: A002
+def check(code, name: str, scenarios: str = "visible", seed: int | None = None) -> CheckResult:  # noqa: A002
     """Dispatch on ``name``: any target in :data:`TARGETS`."""
     if name == "EWMA":
-        return check_ewma(code, scenarios)
+        return check_ewma(code, scenarios, seed)
     if name in SCHEDULE_NAMES:
-        return check_schedule(code, name, scenarios)
-    return check_optimizer(code, name, scenarios)
+        return check_schedule(code, name, scenarios, seed)
+    return check_optimizer(code, name, scenarios, seed)

@@ -18,6 +18,11 @@ from autograder import (CheckResult, Trajectory, check, check_ewma, check_optimi
 from autograder import checks
 
 
+def flat(text):
+    """``text`` with every run of whitespace as one space: reports wrap at word boundaries."""
+    return " ".join(str(text).split())
+
+
 class SGD:
     """A correct SGD, student style."""
 
@@ -84,7 +89,7 @@ def test_handing_in_the_library_class_fails():
     for code, name in [(optim.Adam, "Adam"), (Mine, "Adam"), (EWMA, "EWMA")]:
         r = check(code, name)
         assert not r.passed and r.problem == "uses the reference", name
-        assert "write the class yourself" in str(r)
+        assert "write the class yourself" in flat(r)
 
 
 def test_wrong_values_name_the_step_the_parameter_and_the_numbers():
@@ -107,7 +112,7 @@ def test_replacing_a_parameter_is_reported_as_not_in_place():
                 params[name] = params[name] - self.lr * grads[name]
     r = check_optimizer(OutOfPlace, "SGD")
     assert not r.passed and r.problem == "not in place"
-    assert "in place" in str(r)
+    assert "in place" in flat(r)
 
 
 @pytest.mark.parametrize("bad", ["list", "subclass", "liar", "float64"])
@@ -186,7 +191,7 @@ def test_not_implemented_says_so():
         def update(self, params, grads):
             raise NotImplementedError()
     r = check_optimizer(Stub, "SGD")
-    assert r.problem == "not implemented" and "raise NotImplementedError()" in str(r)
+    assert r.problem == "not implemented" and "raise NotImplementedError()" in flat(r)
 
 
 def test_student_warnings_are_caught_and_reported_on_stdout(capsys):
@@ -201,7 +206,7 @@ def test_student_warnings_are_caught_and_reported_on_stdout(capsys):
         assert r.passed and any("RuntimeWarning" in w for w in r.warnings)
         r.assert_passed()
     out = capsys.readouterr()
-    assert "PASSED SGD" in out.out and "RuntimeWarning" in out.out and out.err == ""
+    assert "PASSED SGD" in out.out and "RuntimeWarning" in flat(out.out) and out.err == ""
 
 
 def test_student_writes_to_stderr_are_caught_and_reported(capsys):
@@ -214,7 +219,7 @@ def test_student_writes_to_stderr_are_caught_and_reported(capsys):
     r = check_optimizer(Chatty, "SGD")
     r.assert_passed()
     out = capsys.readouterr()
-    assert out.err == "" and "your code wrote to stderr: debug: stepping" in out.out
+    assert out.err == "" and "your code wrote to stderr: debug: stepping" in flat(out.out)
 
 
 def test_state_on_the_class_does_not_leak_between_scenarios():
@@ -245,7 +250,7 @@ def test_schedule_checks_report_the_epoch():
     def step_decay(epoch, lr0, factor=0.5, every=10):
         return lr0 * factor ** (epoch // every) if epoch < 30 else 0.0
     r = check_schedule(step_decay, "step_decay")
-    assert not r.passed and r.step == 30 and "epoch 30" in str(r)
+    assert not r.passed and r.step == 30 and "epoch 30" in flat(r)
 
 
 # ----------------------------------------------------------------------- results
@@ -328,3 +333,264 @@ def test_scenario_defaults_are_the_reference_constructors_defaults():
         signature = inspect.signature(optim.OPTIMIZERS[name])
         reference = {key: p.default for key, p in signature.parameters.items()}
         assert checks.DEFAULTS[name] == reference, name
+
+
+# ----------------------------------------------------------------------- what the student reads
+def _slow_sgd_result():
+    class Slow(SGD):
+        def update(self, params, grads):
+            for name, p in params.items():
+                p -= (1 - 1e-4) * self.lr * grads[name]
+    return check_optimizer(Slow, "SGD")
+
+
+def test_a_small_difference_is_visible_in_the_digits_and_in_the_difference_column():
+    """Today's bug: expected and got printed to 8 digits as absolute values looked equal."""
+    r = _slow_sgd_result()
+    assert r.quantity.startswith("θ − θ₀")          # what is compared: the displacement
+    exp, got = r.expected[r.marked], r.got[r.marked]
+    table = [line for line in str(r).splitlines() if line.lstrip().startswith(("> ", "w["))]
+    marked = [line for line in table if line.lstrip().startswith(">")]
+    assert len(marked) == 1 and r.labels[r.marked] in marked[0]
+    words = marked[0].split()
+    assert words[2] != words[3]                      # the two printed numbers differ
+    # the printed digits differ by the difference, to the printed precision
+    np.testing.assert_allclose(float(words[3]) - float(words[2]), got - exp, rtol=0.05)
+    np.testing.assert_allclose(float(words[4]), got - exp, rtol=1e-2)   # the difference column
+
+
+def test_the_error_measure_printed_is_the_one_compared():
+    r = _slow_sgd_result()
+    exp, got = r.expected[r.marked], r.got[r.marked]
+    np.testing.assert_allclose(r.abs_error, abs(got - exp), rtol=1e-12)
+    np.testing.assert_allclose(r.tolerance, r.rtol * abs(exp) + r.atol, rtol=1e-12)
+    assert r.abs_error > r.tolerance
+    assert f"|got − expected| = {r.abs_error:.3g} > tolerance {r.tolerance:.3g}" in flat(r)
+    assert r.worst["abs_error"] >= r.abs_error and r.worst["label"].startswith("w[")
+
+
+@pytest.mark.parametrize("expected, got, digits", [
+    (-1.5508551, -1.5508551 + 3e-8, 9),     # the issue's example: equal at 8 digits
+    (1.0, 1.5, 6),                          # at least 6
+    (0.1, 0.1 + 1e-15, 15),
+    (2.0, 2.0, 17),                          # never differ: all of float64
+    (float("nan"), 1.0, 6),
+])
+def test_digits_are_the_fewest_that_tell_the_two_values_apart(expected, got, digits):
+    from autograder.result import digits_to_differ
+    assert digits_to_differ(expected, got) == digits
+
+
+@pytest.mark.parametrize("labels, expected, got, marked, rows", [
+    (["w[0]", "w[1]"], [1.0, -2.0], [1.0, -2.5], 1,
+     ["      w[0]  1   1  0", "    > w[1]  -2  -2.5  -0.5"]),
+    (["lr"], [0.1], [0.1000001], 0, ["    > lr  0.1  0.1000001  +1e-07"]),
+    (["b[0]"], [0.0], [float("nan")], 0, ["    > b[0]  0  nan  nan"]),
+])
+def test_the_table_marks_the_named_element_and_shows_the_difference(labels, expected, got, marked, rows):
+    from autograder.result import _table
+    lines = _table(labels, expected, got, marked)
+    assert "expected" in lines[0] and "got − expected" in lines[0]
+    assert [" ".join(line.split()) for line in lines[1:]] == [" ".join(r.split()) for r in rows]
+    assert sum(line.startswith("    >") for line in lines) == 1
+
+
+@pytest.mark.parametrize("text, indent", [
+    ("hint: " + "use self.eps in update(), not the constant 1e-07 " * 4, 2),
+    ("diagnosis: your trajectory matches the known mistake \"eps hard-coded\" "
+     "[adagrad-eps-inside-sqrt+hard-coded(eps=1e-06)].", 2),
+    ("short", 0),
+])
+def test_long_lines_wrap_at_word_boundaries(text, indent):
+    from autograder.result import WIDTH, _wrap
+    lines = _wrap(text, indent)
+    assert " ".join(" ".join(lines).split()) == " ".join(text.split())     # no word cut
+    assert all(len(line) <= WIDTH or " " not in line.strip() for line in lines)
+    assert set(" ".join(lines).split()) == set(text.split())
+
+
+def test_every_report_line_fits_the_validate_dialog():
+    from autograder.mistakes import MISTAKES
+    for key in ("adam-hard-coded(beta1=0.9,beta2=0.999,eps=1e-06)", "momentum-dampened",
+                "adam-step-not-advanced+adam-eps-in-bias-correction"):
+        m = MISTAKES[key]
+        text = str(check(m.make(), m.target))
+        long = [line for line in text.splitlines() if len(line) > 86]
+        assert not long, long
+
+
+def test_assert_passed_raises_an_assertion_error_that_renders_as_the_report():
+    from autograder import CheckFailed
+    r = _slow_sgd_result()
+    with pytest.raises(AssertionError) as info:
+        r.assert_passed()
+    assert isinstance(info.value, CheckFailed)
+    assert info.value._render_traceback_() == r.report().splitlines()
+
+
+def test_in_a_kernel_the_error_output_starts_with_the_report(kernel_sockets):
+    """Executed in a real IPython kernel: the cell's error output (what JupyterLab shows,
+    what nbgrader's Validate joins and feedback renders) is the report, no grader frame."""
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+                    "from autograder import check_optimizer\n"
+                    "class SGD:\n"
+                    "    def __init__(self, lr=0.01):\n"
+                    "        self.lr = lr\n"
+                    "    def update(self, params, grads):\n"
+                    "        for name, p in params.items():\n"
+                    "            p -= 0.999 * self.lr * grads[name]\n"),
+                nbformat.v4.new_code_cell('check_optimizer(SGD, "SGD").assert_passed()'),
+                nbformat.v4.new_code_cell('print("still running")')]
+    import pathlib
+
+    import autograder
+    here = str(pathlib.Path(autograder.__file__).resolve().parents[1])   # the kernel imports this code
+    NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=True,
+                   config=kernel_sockets.config(), resources={"metadata": {"path": here}}).execute()
+    (error,) = [o for o in nb.cells[1].outputs if o.output_type == "error"]
+    text = "\n".join(error.traceback)
+    assert error.traceback[0].startswith('FAILED SGD: values at step 1, parameter w in scenario "one vector"')
+    assert error.ename == "CheckFailed"                 # an AssertionError: nbgrader scores 0
+    for frame_marker in ("Traceback", "result.py", "File ", "assert_passed", "\x1b["):
+        assert frame_marker not in text, frame_marker
+    assert "first difference" in text and "got − expected" in text
+    assert nb.cells[2].outputs[0].text == "still running\n"
+
+
+# ----------------------------------------------------------------------- hidden scenarios from a seed
+def test_visible_scenarios_are_fixed_and_hidden_ones_are_drawn_from_the_seed():
+    for name in checks.TARGETS:
+        fixed_hidden = scenarios(name, "hidden")
+        a, b = scenarios(name, "hidden", seed=11), scenarios(name, "hidden", seed=12)
+        assert scenarios(name, "visible", seed=11) == scenarios(name, "visible")
+        assert scenarios(name, "hidden", seed=None) == fixed_hidden          # the notebook's
+        assert [s.seed for s in a] == [11] * len(a) and all(s.visibility == "hidden" for s in a)
+        assert [s.description for s in a] != [s.description for s in b], name
+        again = checks._drawn_scenarios.__wrapped__(name, 11)
+        assert all(checks._same_scenario(x, y) for x, y in zip(a, again))   # deterministic
+        assert scenarios(name, "all", seed=11) == scenarios(name, "visible") + a
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 2026])
+def test_drawn_optimizer_scenarios_cover_what_the_fixed_ones_do(seed):
+    for name in checks.OPTIMIZER_NAMES:
+        drawn = scenarios(name, "hidden", seed=seed)
+        dtypes = {a.dtype for s in drawn for _, _, a in s.params}
+        assert dtypes == {np.dtype("float64"), np.dtype("float32")}
+        assert any(s.instances == 2 for s in drawn) and any(s.lr_changes for s in drawn)
+        assert any(len({p for i, p, _ in s.params if i == 0}) == 2 for s in drawn)
+        grads = [g for s in drawn for _, step in s.steps for _, _, g in step]
+        assert any(not g.any() for g in grads) and any(0 < np.abs(g).max() < 1e-4 for g in grads)
+        for s in drawn:
+            for h, v in s.hyper.items():
+                if s.hyper != checks.DEFAULTS[name]:   # drawn away from every common constant
+                    assert v not in checks.COMMON_DEFAULTS[name].get(h, ()), (name, h, v)
+
+
+def test_a_table_of_precomputed_answers_cannot_pass_a_seeded_run():
+    """Replaying the trajectory of the fixed hidden scenarios fails on drawn ones."""
+    fixed = scenarios("Adam", "hidden")
+    answers = {sc.name: checks.reference_trajectory(sc) for sc in fixed}
+    drawn = scenarios("Adam", "hidden", seed=5)
+    replay = [Trajectory("Adam", sc.name, answers[fixed[i % len(fixed)].name].values)
+              for i, sc in enumerate(drawn)]
+    assert not compare_all("Adam", drawn, replay).passed
+
+
+def test_seeded_scenarios_compare_with_cached_trusted_trajectories_and_survive_pickling():
+    from autograder.mistakes import MISTAKES
+    m = MISTAKES["adam-step-per-parameter"]
+    scs = scenarios("Adam", "all", seed=99)
+    trajs = [run_trajectory(m.make(), sc) for sc in scs]
+    direct = compare_all("Adam", scs, trajs)
+    shipped = compare_all("Adam", pickle.loads(pickle.dumps(scs)),
+                          [Trajectory.from_dict(json.loads(json.dumps(t.to_dict()))) for t in trajs])
+    assert direct.to_dict() == shipped.to_dict()
+    assert direct.mistake == "adam-step-per-parameter" and direct.mistake_certain
+    misses = checks._cached_run.cache_info().misses
+    assert compare_all("Adam", scs, trajs).to_dict() == direct.to_dict()
+    assert checks._cached_run.cache_info().misses == misses      # served from the cache
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "3", True])
+def test_a_bad_seed_is_refused_with_its_cause(bad):
+    with pytest.raises(ValueError, match="seed must be None or a non-negative int"):
+        scenarios("Adam", "hidden", seed=bad)
+
+
+def test_run_trajectory_accepts_a_proxy_that_is_not_a_class():
+    """The class grader passes a callable proxy forwarding to another process."""
+    import inspect
+
+    class InstanceProxy:
+        def __init__(self, target):
+            self._target = target
+
+        def update(self, params, grads):
+            return self._target.update(params, grads)
+
+        def __setattr__(self, key, value):
+            if key == "_target":
+                object.__setattr__(self, key, value)
+            else:
+                setattr(self._target, key, value)
+
+    class ClassProxy:
+        def __call__(self, **hyper):
+            return InstanceProxy(SGD(**hyper))
+
+        def __getattr__(self, name):          # a proxy answers every attribute remotely
+            raise ConnectionError(f"remote attribute {name}")
+
+    proxy = ClassProxy()
+    assert not inspect.isclass(proxy)
+    scs = scenarios("SGD", "all", seed=3)
+    trajs = [run_trajectory(proxy, sc) for sc in scs]
+    assert all(not t.violations and t.error is None for t in trajs)
+    assert compare_all("SGD", scs, trajs).passed
+
+
+def test_recording_a_trajectory_does_not_load_the_mistake_catalogue():
+    """What a sandboxed recorder imports (scenarios, run_trajectory) stays free of the
+    catalogue, whose variants with their flags off are correct implementations."""
+    import subprocess
+    import sys
+    code = ("import sys\nimport autograder\nfrom autograder import checks\n"
+            "sc = checks.scenarios('Adam', 'all', seed=4)\n"
+            "class A:\n    def __init__(self, **h):\n        self.lr = h['lr']\n"
+            "    def update(self, p, g):\n        pass\n"
+            "[checks.run_trajectory(A, s) for s in sc]\n"
+            "print('autograder.mistakes' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
+
+
+def test_nbgrader_validate_shows_the_report_first_and_no_grader_frame(tmp_path, kernel_sockets):
+    """The Validate button's command: the failing cell's error is the report itself."""
+    import subprocess
+    import sys
+
+    import nbformat
+    from autograder import build
+    nb = build.make_submission(build.with_mistakes(build.solution_sources(), ["momentum-dampened"]))
+    nbformat.write(nb, tmp_path / "optimizers.ipynb")
+    import os
+    import pathlib
+
+    import autograder
+    here = str(pathlib.Path(autograder.__file__).resolve().parents[1])   # the code under test
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [here, os.environ.get("PYTHONPATH")])))
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "validate", "optimizers.ipynb",
+                           *kernel_sockets.nbgrader_options()],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    out = done.stdout
+    assert "VALIDATION FAILED ON 1 CELL(S)" in out, out + done.stderr
+    error = out.split("The error was:", 1)[1]
+    assert error.strip().startswith('FAILED Momentum: values at step 1, parameter w in scenario "one vector".')
+    assert "[momentum-dampened]" in error and "..." not in error     # no line cut by Validate
+    for frame_marker in ("Traceback", "result.py", "File \"", "assert_passed"):
+        assert frame_marker not in error, frame_marker
