@@ -35,7 +35,10 @@ def _grade_parser(sub) -> None:
     p.add_argument("--timeout", type=int, default=300, help="wall-clock limit per submission, seconds")
     p.add_argument("--cell-timeout", type=int, default=60, help="limit per notebook cell, seconds")
     p.add_argument("--memory", type=int, default=3072, help="memory limit of one submission's processes, MB")
-    p.add_argument("--executor", choices=("process", "dask"), default="process")
+    p.add_argument("--executor", choices=("process", "dask", "thread"), default="process",
+                   help="process pool (default), a Dask cluster (--scheduler), or this process (debugging)")
+    p.add_argument("--hide", action="append", default=[], metavar="PATH",
+                   help="also keep PATH out of the submissions' sandbox (repeatable)")
     p.add_argument("--scheduler", metavar="ADDR", help="dask scheduler address, e.g. tcp://10.0.0.5:8786")
     p.add_argument("--checks", default=None, help="the assignment's checks module (default: the course's own)")
     p.add_argument("--seed", type=int, default=None,
@@ -93,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             roster=args.roster, workers=args.workers, timeout=args.timeout, cell_timeout=args.cell_timeout,
             executor=args.executor, scheduler=args.scheduler, checks=args.checks, zip_regexp=args.zip_regexp,
             progress=not args.no_progress, memory_mb=args.memory, preload=not args.no_preload, seed=args.seed,
-            exports=tuple(x for x in (args.export or "").split(",") if x))
+            exports=tuple(x for x in (args.export or "").split(",") if x), hide=tuple(args.hide))
     except PreflightError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 3

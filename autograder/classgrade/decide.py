@@ -143,7 +143,7 @@ def _score_part(part: PartSpec, verdicts: dict[str, Verdict], kernel: KernelRun,
     if in_kernel is not None and in_kernel < score:
         score = float(in_kernel)
         note = "lowered to the notebook's own test score"
-    elif in_kernel is not None and not passed and in_kernel >= part.points - 1e-9 and attempted:
+    elif in_kernel is not None and not passed and in_kernel >= part.points - 1e-9:
         flags.append(Flag(Kind.INCONSISTENT, "the notebook's own test passed, the grader's check on "
                                              "fresh scenarios did not; scored 0", part=gid))
     if copied and score > 0:

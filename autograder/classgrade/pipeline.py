@@ -159,7 +159,8 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
                 timeout: int = 300, cell_timeout: int = 60, executor: str = "process",
                 scheduler: str | None = None, checks: str | None = None, zip_regexp: str | None = None,
                 progress: bool = True, memory_mb: int = 3072, sandbox: bool = True, preload: bool = True,
-                seed: int | None = None, exports: tuple[str, ...] = (), preflight: bool = True) -> Summary:
+                seed: int | None = None, exports: tuple[str, ...] = (), preflight: bool = True,
+                hide: tuple[str, ...] = ()) -> Summary:
     """Grade every submission and write grades.csv, feedback, gradebook and report into ``out``."""
     from tqdm import tqdm
 
@@ -195,7 +196,8 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
     hide = [os.path.join(course, "source"), os.path.join(os.path.dirname(course), "solutions"),
             os.path.join(course, "gradebook.db"), os.path.join(course, "submitted"),
             os.path.join(course, "autograded"), os.path.join(course, "feedback"),
-            os.path.join(out, "feedback"), os.path.join(out, "autograded"), template, *inputs]
+            os.path.join(out, "feedback"), os.path.join(out, "autograded"), template, *inputs,
+            *[os.path.abspath(h) for h in hide]]
     hide = [h for h in dict.fromkeys(hide) if os.path.exists(h)]
     pp = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     cfg = GradeConfig(spec=spec, course=course, out=out, template=template, seed=seed,

@@ -1,4 +1,5 @@
-"""Where the grading tasks run: a process pool on this machine, or a Dask cluster.
+"""Where the grading tasks run: a process pool on this machine, a Dask cluster, or (``thread``)
+this very process, one submission at a time.
 
 Each process keeps one long-lived :class:`~.worker.Worker` (its course copy, gradebook and
 zygote) for the whole run. The process pool forks its workers from a forkserver that has
@@ -41,6 +42,8 @@ def make(kind: str, workers: int, scheduler: str | None, checks: str):
             raise ValueError(f"cannot reach the Dask scheduler at {scheduler} within {DASK_CONNECT_SECONDS} s "
                              f"({type(exc).__name__}); is `dask scheduler` running there?") from None
         return client.get_executor(pure=False), client
+    if kind == "thread":      # in this process (debugging, and tests that patch the worker)
+        return cf.ThreadPoolExecutor(max_workers=1), None
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=forkserver(checks)), None
 
 
