@@ -1,6 +1,10 @@
 """Benchmark: grade one sample class with plain ``nbgrader autograde`` and with the class command.
 
-    .venv/bin/python bench/grading.py [--students 40] [--workers N] [--keep DIR]
+    .venv/bin/python bench/grading.py [--students 40] [--workers N] [--keep DIR] [--endless]
+
+``--students 300 --endless`` makes one of the students an endless loop in an ``update()`` (its
+kernel's cell times out and its recorder part too: the submission's budget bounds it) to show
+what one such student costs at the tail of a large class.
 
 Builds the demo class without its hostile members (perfect answers, every catalogued mistake,
 partial attempts), then, in one run:
@@ -8,8 +12,8 @@ partial attempts), then, in one run:
 1. plain nbgrader: a course copy, ``nbgrader generate_assignment`` (set-up, not timed), then
    ``nbgrader autograde optimizers --force`` over all students: one sequential CLI process;
 2. ``python -m autograder grade --workers N`` on the same submissions: parallel, sandboxed,
-   with the out-of-kernel check, feedback for every student, grades.csv and the class report;
-3. the same command with ``--no-preload`` (every kernel and probe a new Python, no zygote);
+   pre-flight, the out-of-kernel recorder, feedback for every student, every output;
+3. the same command with ``--no-preload`` (every kernel a new Python, no zygote);
 4. a bare kernel start (start a python3 kernel, run ``pass``, shut down), the floor per submission.
 
 Prints the wall times, the ratios, the per-submission time and its overhead beyond a bare
@@ -48,7 +52,7 @@ def bare_kernel_start(repeat: int = 3) -> float:
 def _same_grades(a: str, b: str) -> bool:
     def grades(path):
         with open(path) as fh:
-            return {r["student_id"]: (r["score"], {g: c["score"] for g, c in r["cells"].items()})
+            return {r["student_id"]: (r["score"], {g: c["score"] for g, c in r["parts"].items()})
                     for r in json.load(fh)["results"]}
     return grades(a) == grades(b)
 
@@ -60,14 +64,28 @@ def main() -> int:
     ap.add_argument("--course", default=os.path.join(ROOT, "assignments"))
     ap.add_argument("--assignment", default="optimizers")
     ap.add_argument("--keep", help="work in this folder and keep it")
+    ap.add_argument("--endless", action="store_true", help="one student loops forever in Momentum.update")
+    ap.add_argument("--no-compare-preload", action="store_true", help="skip the --no-preload run")
     args = ap.parse_args()
-    from autograder.classgrade import demo, runner
-    runner.venv_on_path()
+    from autograder.classgrade import pipeline, samples
+    pipeline.venv_on_path()
     work = args.keep or tempfile.mkdtemp(prefix="bench-grading-")
     os.makedirs(work, exist_ok=True)
     print(f"building a class of {args.students} students (no hostile ones) in {work} ...", flush=True)
-    submitted, roster, plan = demo.build_class(args.course, args.assignment, os.path.join(work, "class"),
-                                               args.students, hostile=False)
+    submitted, roster, plan = samples.build_class(args.course, args.assignment, os.path.join(work, "class"),
+                                                  args.students, hostile=False)
+    if args.endless:
+        import nbformat
+        last = sorted(os.listdir(submitted))[-1]
+        path = os.path.join(submitted, last, args.assignment, args.assignment + ".ipynb")
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if "class Momentum(" in cell.source and "def update(self, params, grads):" in cell.source:
+                cell.source = cell.source.replace("def update(self, params, grads):",
+                                                  "def update(self, params, grads):\n        while True:\n"
+                                                  "            pass", 1)
+        nbformat.write(nb, path)
+        print(f"student {last} loops forever in Momentum.update", flush=True)
     n = len([d for d in os.listdir(submitted)])
 
     # -- 1. plain nbgrader -------------------------------------------------------------------
@@ -95,9 +113,10 @@ def main() -> int:
         t = time.perf_counter()
         c = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", args.course,
                             "--assignment", args.assignment, "--submissions", submitted, "--roster", roster,
-                            "--out", out, "--workers", str(args.workers), "--no-progress", *extra],
+                            "--out", out, "--workers", str(args.workers), "--no-progress",
+                            "--timeout", "120", "--cell-timeout", "30", *extra],
                            cwd=ROOT, capture_output=True, text=True)
-        if c.returncode != 0:
+        if c.returncode not in (0, 1):
             print("command failed:", c.stderr[-2000:])
             return None
         return time.perf_counter() - t
@@ -107,8 +126,8 @@ def main() -> int:
     t_cmd = grade(out)
     # -- 3. the command without the zygotes: every kernel and probe a new Python ------------------
     out_np = os.path.join(work, "command-no-preload")
-    t_np = grade(out_np, "--no-preload")
-    if t_cmd is None or t_np is None:
+    t_np = None if args.no_compare_preload else grade(out_np, "--no-preload")
+    if t_cmd is None or (t_np is None and not args.no_compare_preload):
         return 1
 
     # -- 4. the floor ------------------------------------------------------------------------
@@ -128,19 +147,23 @@ def main() -> int:
     print(f"plain nbgrader autograde          {t_plain:7.1f} s   ({t_plain / n:.2f} s per submission)")
     print(f"python -m autograder grade        {t_cmd:7.1f} s   ({t_cmd / n:.2f} s per submission, wall)")
     print(f"speed-up                          {t_plain / t_cmd:7.2f} x")
-    print(f"  same command, --no-preload      {t_np:7.1f} s   ({t_plain / t_np:.2f} x plain; the zygotes save "
-          f"{(t_np - t_cmd) * args.workers / n:.2f} s of worker time per submission)")
+    if t_np is not None:
+        print(f"  same command, --no-preload      {t_np:7.1f} s   ({t_plain / t_np:.2f} x plain; the zygotes save "
+              f"{(t_np - t_cmd) * args.workers / n:.2f} s of worker time per submission)")
     print(f"bare kernel start                 {bare:7.2f} s")
     print(f"overhead beyond a kernel start    plain {t_plain / n - bare:.2f} s/submission (sequential);"
           f" command {t_cmd * args.workers / n - bare:.2f} s/submission of worker time")
     print("command, mean per submission inside a worker:")
-    print(f"  nbgrader autograde (sandboxed kernel)   {mean('autograde'):.2f} s")
-    print(f"  out-of-kernel probe + comparison        {mean('probe'):.2f} s")
-    print(f"  feedback HTML                           {mean('feedback'):.2f} s")
+    print(f"  nbgrader autograde (sandboxed kernel)   {mean('kernel'):.2f} s")
+    print(f"  recorder + verdicts (concurrently)      {mean('recorder'):.2f} s")
     print(f"  total                                   {mean('total'):.2f} s")
+    slowest = max(results, key=lambda r: r.get("timings", {}).get("total", 0))
+    print(f"  slowest submission                      {slowest['student_id']}: "
+          f"{slowest.get('timings', {}).get('total', 0):.1f} s")
     print(f"  fixed cost (template, workers, report)  {t_cmd - mean('total') * n / args.workers:.1f} s")
-    same = _same_grades(os.path.join(out, "results.json"), os.path.join(out_np, "results.json"))
-    print(f"grades with and without the zygotes   {'identical' if same else 'DIFFER'}")
+    if t_np is not None:
+        same = _same_grades(os.path.join(out, "results.json"), os.path.join(out_np, "results.json"))
+        print(f"grades with and without the zygotes   {'identical' if same else 'DIFFER'}")
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
