@@ -15,8 +15,7 @@ import os
 import stat
 import struct
 import zipfile
-import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import nbformat
@@ -694,6 +693,16 @@ def _concat_zips(a: bytes, b: bytes) -> bytes:
     central = ca + bytes(cb)
     end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, na + nb, na + nb, len(central), len(la) + len(lb), 0)
     return la + lb + central + end
+
+
+def test_one_students_zip_of_many_files_does_not_spend_the_member_limit_of_the_others(tmp_path):
+    many = zip_bytes({f"f{i}.txt": b"" for i in range(150)})
+    members = [(bb("mallory", "a.zip"), many), (bb("mallory", "b.zip"), many),
+               (bb("control", "work.zip"), zip_bytes({f"f{i}.txt": b"" for i in range(100)} |
+                                                      {"optimizers.ipynb": nb_bytes("control")}))]
+    got = by_id(run_zip(tmp_path, members, ["mallory", "control"], limits=SMALL))
+    assert got["control"].status == "pending" and "control" in graded_text(got["control"])
+    assert got["mallory"].status == "invalid" and Kind.TOO_LARGE in kinds(got["mallory"])
 
 
 def test_an_archive_over_its_byte_budget_flags_the_rest_and_grades_what_fit(tmp_path):

@@ -59,8 +59,16 @@ which reads the LMS form ``2026-11-30-23-59-30`` as a time-zone offset. Naive ti
 ``tz`` (UTC by default); an unparsable time is flagged BAD_TIMESTAMP and the row still graded.
 
 Limits (:class:`Limits`) hold for bytes per member, per student and per archive, the member
-count, the nesting depth, the compression ratio (zip bombs) and the id length. Oversized input is
-never read into memory: bytes are streamed to disk and the copy stops at the cap.
+count (of the LMS archive, and separately of each student's own zips, so one student cannot spend
+the others' share), the nesting depth, the compression ratio (zip bombs) and the id length.
+Oversized input is never read into memory: bytes are streamed to disk and the copy stops at the
+cap. Only notebooks (and zips) are read at all; other files are listed by name. The notebook a
+row points to is our copy, so later stages never open a student's upload again.
+
+Not trusted, and what remains: the flat Moodle form (no folders) puts the student's profile name
+before the id, so a student who may edit their own full name could forge the prefix (the folder
+form is safe); in a one-student Blackboard zip an id with underscores is ambiguous without the
+roster; Canvas ids are Canvas user ids, so the roster must use them.
 """
 
 from __future__ import annotations
@@ -105,7 +113,7 @@ class Limits:
 
     member_mb: float = 20          # one file (a notebook or a nested zip)
     student_mb: float = 50         # everything extracted for one student
-    zip_mb: float = 2048           # everything extracted from one LMS archive
+    zip_mb: float = 2048           # everything extracted from one LMS archive (or one submissions folder)
     members: int = 20000           # files in one archive, nested zips included
     depth: int = 2                 # levels of zips inside the archive that are opened
     ratio: float = 200             # uncompressed/compressed size above which a member is a zip bomb
@@ -957,6 +965,7 @@ class _Student:
     def __init__(self, reader: _Reader, folder: str, notebook: str):
         self.reader, self.folder, self.limits, self.notebook = reader, folder, reader.limits, notebook
         self.left = self.limits.bytes("student_mb")
+        self.members_left = self.limits.members       # files in this student's own zips
         self.count = 0
 
     def candidates(self, refs: list[_Ref]) -> list[Candidate]:
@@ -1027,10 +1036,10 @@ class _Student:
         with zf:
             infos = [i for i in zf.infolist() if not i.is_dir() and _parts(i.filename)
                      and not _skipped(_parts(i.filename))]
-            self.reader.members += len(infos)
-            if self.reader.members > self.limits.members:
+            if len(infos) > self.members_left:
                 return [Candidate(ref.name, ref.source, problem=Flag(
                     Kind.TOO_LARGE, f"holds {len(infos)} files, over the limit of {self.limits.members}"))]
+            self.members_left -= len(infos)
             inner = []
             for info in infos:
                 name = _parts(info.filename)[-1]
