@@ -129,7 +129,8 @@ TIMESTAMPS = [
 NOT_TIMESTAMPS = ["", None, "garbage", "2026-11-31-10-00-00", "2026-13-01-00-00-00", "2026-11-30-24-00-00",
                   "2026-11-30-10-60-00", "2026-11-30", "2026-11-30 10:00:00 Mars/Olympus_Mons",
                   "2026-11-30T10:00:00+25:00", "2026-11-30T10:00:00 ../../etc/passwd", "9" * 5000,
-                  "2026-11-30-10-00-00-00"]
+                  "2026-11-30-10-00-00-00", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:00",
+                  "0000-01-01-00-00-00"]
 
 
 @pytest.mark.parametrize("text, when", TIMESTAMPS)
@@ -649,7 +650,15 @@ def test_attacks_become_flagged_rows_and_leave_the_control_student_alone(tmp_pat
     assert files_outside(tmp_path, "download.zip", "roster.csv", "work") == []
 
 
+def bzip2_member(data: bytes, name: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_BZIP2) as zf:
+        zf.writestr(name, data)
+    return buf.getvalue()
+
+
 FORGED = [
+    ("bzip2", bzip2_member(nb_bytes(), bb("mallory")), "method 12"),
     ("encrypted", forge(nb_bytes(), bb("mallory"), flag_bits=0x1), "encrypted"),
     ("size lie", forge(nb_bytes("x" * 1000), bb("mallory"), file_size=100), "corrupt"),
     ("bad crc", crc_broken(nb_bytes("y" * 1000), bb("mallory")), "corrupt"),
@@ -836,7 +845,11 @@ def test_nbgrader_folder_attacks(tmp_path):
     put(tmp_path, "stamp/optimizers/timestamp.txt", b"2026-11-30 10:00:00" + b"0" * (5 * col.MB))
     put(tmp_path, "x" * 60 + "/optimizers/optimizers.ipynb", nb_bytes())
     put(tmp_path, "stray.ipynb", nb_bytes())
-    coll = folder_collect(tmp_path, ["control", "linker", "fifo", "big", "empty", "stamp", "huge", "alias"],
+    for i in range(SMALL.members + 50):                                          # a folder of too many files
+        put(tmp_path, f"many/optimizers/f{i:04}.txt")
+    put(tmp_path, "many/optimizers/0000.ipynb", nb_bytes("many"))
+    coll = folder_collect(tmp_path, ["control", "linker", "fifo", "big", "empty", "stamp", "huge", "alias",
+                                     "many"],
                           limits=SMALL)
     got = by_id(coll)
     assert got["control"].status == "pending" and kinds(got["control"]) == []
@@ -845,6 +858,8 @@ def test_nbgrader_folder_attacks(tmp_path):
         assert (got[sid].status, set(kinds(got[sid]))) == ("invalid", {flag}), (sid, got[sid].flags)
     assert "symbolic link" in got["linker"].flags[0].message and "regular file" in got["fifo"].flags[0].message
     assert (got["stamp"].status, kinds(got["stamp"])) == ("pending", [Kind.BAD_TIMESTAMP])
+    assert (got["many"].status, kinds(got["many"])) == ("invalid", [Kind.TOO_LARGE])
+    assert "more than 200 files" in got["many"].flags[0].message
     (long_row,) = [e for e in coll.entries if e.student_id.startswith("xxx")]
     assert long_row.status == "invalid" and Kind.UNMATCHED_UPLOAD in kinds(long_row)
     assert {u.name: u.reason for u in coll.unmatched} == {

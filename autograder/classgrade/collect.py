@@ -76,6 +76,7 @@ from __future__ import annotations
 import atexit
 import csv
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -265,10 +266,9 @@ def parse_timestamp(text: str | None, tz: tzinfo = timezone.utc) -> datetime | N
     if zone is None:
         return None
     try:
-        when = datetime(*fields, tzinfo=zone)
-    except ValueError:          # month 13, second 60 ...
+        return datetime(*fields, tzinfo=zone).astimezone(timezone.utc)
+    except (ValueError, OverflowError):    # month 13, second 60; year 9999 pushed past 9999 by its zone
         return None
-    return when.astimezone(timezone.utc)
 
 
 # ---------------------------------------------------------------------------------- LMS file names
@@ -723,9 +723,17 @@ def _check_id(raw: str, limits: Limits, roster: Roster, uploads: _Uploads, name:
 
 
 def _member_problem(info: zipfile.ZipInfo, limits: Limits) -> Flag | None:
-    """What makes a zip member unreadable, seen from the archive's directory alone."""
+    """What makes a zip member unreadable, seen from the archive's directory alone.
+
+    Only stored and deflated members are read: Python's zipfile bounds the output of each deflate
+    step, but decompresses a bzip2 or LZMA chunk whole, so one small chunk could fill the memory
+    before the byte cap sees it (and no LMS or desktop zip tool writes them by default).
+    """
     if info.flag_bits & 0x1:
         return Flag(Kind.INVALID_FILE, "encrypted in the zip (a password is needed)")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return Flag(Kind.INVALID_FILE, f"compressed with method {info.compress_type} (only stored and deflated "
+                                       f"members are read)")
     if stat.S_ISLNK(info.external_attr >> 16):
         return Flag(Kind.INVALID_FILE, "a symbolic link in the zip, not a file")
     if info.file_size > RATIO_FLOOR and info.file_size > limits.ratio * max(info.compress_size, 1):
@@ -812,8 +820,8 @@ class _Reader:
         while stack:
             folder, label = stack.pop()
             try:
-                with os.scandir(folder) as it:
-                    items = sorted(it, key=lambda e: e.name)
+                with os.scandir(folder) as it:      # never more entries in memory than the limit allows
+                    items = sorted(itertools.islice(it, self.limits.members - count + 1), key=lambda e: e.name)
             except OSError as exc:
                 refs.append(_Ref(os.path.basename(folder), display(label), None,
                                  problem=Flag(Kind.INVALID_FILE, f"folder cannot be read ({exc.strerror})")))
@@ -823,10 +831,9 @@ class _Reader:
                     continue
                 source = display(f"{label}/{item.name}")
                 count += 1
-                if count > self.limits.members:
-                    refs.append(_Ref(item.name, source, None, problem=Flag(
-                        Kind.TOO_LARGE, f"more than {self.limits.members} files; the rest were not read")))
-                    return refs
+                if count > self.limits.members:     # refused whole: which files a cut keeps would be arbitrary
+                    return [_Ref(os.path.basename(top), display(shown), None, problem=Flag(
+                        Kind.TOO_LARGE, f"holds more than {self.limits.members} files"))]
                 try:
                     st = item.stat(follow_symlinks=False)
                 except OSError:
