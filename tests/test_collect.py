@@ -254,6 +254,21 @@ def test_archive_prefix_is_learnt_from_the_whole_archive(heads, ids, prefix):
     assert col.archive_prefix(heads, A, Roster([RosterRow(i) for i in ids])) == prefix
 
 
+ID_ALPHABET = "abcxyzAB019_.-éßøЖ日"
+IDS = st.text(ID_ALPHABET, min_size=1, max_size=12).filter(lambda s: "_attempt_" not in s)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(IDS, min_size=1, max_size=6, unique_by=lambda s: col.normalize_id(s)), st.data())
+def test_property_every_rostered_uploader_is_resolved_to_their_own_id(ids, data):
+    import unicodedata
+    roster = Roster([RosterRow(col.normalize_id(i)) for i in ids])
+    uploaders = data.draw(st.lists(st.sampled_from(ids), min_size=1, unique=True))
+    heads = [f"{A}_{unicodedata.normalize('NFD', u)}" for u in uploaders]     # as macOS would write them
+    prefix = col.archive_prefix(heads, A, roster)
+    assert [col.student_of(h, prefix, A, roster) for h in heads] == [col.normalize_id(u) for u in uploaders]
+
+
 def test_safe_slug_is_a_plain_bounded_folder_name_distinct_per_id():
     ids = ["ann", "Ann", "../../etc", "zoë", "zoe\u0308", "a" * 5000, "日本語", "", "con", "x/y\\z\x00"]
     slugs = [safe_slug(s) for s in ids]
@@ -335,9 +350,12 @@ def test_choose_notebook(files, expected, chosen, status, flag_kinds):
     assert [f.kind for f in choice.flags] == flag_kinds
 
 
-def test_choose_notebook_does_not_depend_on_the_order_of_the_files():
-    files = [cand("b.ipynb"), cand("a.ipynb"), cand("optimizers (2).ipynb"), cand("optimizers (1).ipynb")]
-    assert {choose_notebook(order, A, EXPECTED).chosen.name for order in (files, files[::-1])} == {"optimizers (2).ipynb"}
+@settings(max_examples=100, deadline=None)
+@given(st.permutations([cand("b.ipynb"), cand("a.ipynb", NONE), cand("optimizers (2).ipynb", NONE),
+                        cand("optimizers (1).ipynb", NONE), cand("x.pdf", None), cand("optimizers.ipynb", THEIRS)]))
+def test_property_the_choice_does_not_depend_on_the_order_of_the_files(files):
+    choice = choose_notebook(files, A, EXPECTED)
+    assert choice.chosen.name == "b.ipynb" and [f.kind for f in choice.flags] == [Kind.RENAMED, Kind.EXTRA_FILES]
 
 
 NOT_NOTEBOOKS = [b"", b"   \n", b"\x00\x01 not json", b"[1, 2]", b'{"nbformat": 4}', b"\xff\xfe\x00garbage",
