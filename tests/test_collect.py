@@ -15,8 +15,7 @@ import os
 import stat
 import struct
 import zipfile
-import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import nbformat
@@ -130,7 +129,8 @@ TIMESTAMPS = [
 NOT_TIMESTAMPS = ["", None, "garbage", "2026-11-31-10-00-00", "2026-13-01-00-00-00", "2026-11-30-24-00-00",
                   "2026-11-30-10-60-00", "2026-11-30", "2026-11-30 10:00:00 Mars/Olympus_Mons",
                   "2026-11-30T10:00:00+25:00", "2026-11-30T10:00:00 ../../etc/passwd", "9" * 5000,
-                  "2026-11-30-10-00-00-00"]
+                  "2026-11-30-10-00-00-00", "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:00",
+                  "0000-01-01-00-00-00"]
 
 
 @pytest.mark.parametrize("text, when", TIMESTAMPS)
@@ -254,6 +254,21 @@ def test_archive_prefix_is_learnt_from_the_whole_archive(heads, ids, prefix):
     assert col.archive_prefix(heads, A, Roster([RosterRow(i) for i in ids])) == prefix
 
 
+ID_ALPHABET = "abcxyzAB019_.-éßøЖ日"
+IDS = st.text(ID_ALPHABET, min_size=1, max_size=12).filter(lambda s: "_attempt_" not in s)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(IDS, min_size=1, max_size=6, unique_by=lambda s: col.normalize_id(s)), st.data())
+def test_property_every_rostered_uploader_is_resolved_to_their_own_id(ids, data):
+    import unicodedata
+    roster = Roster([RosterRow(col.normalize_id(i)) for i in ids])
+    uploaders = data.draw(st.lists(st.sampled_from(ids), min_size=1, unique=True))
+    heads = [f"{A}_{unicodedata.normalize('NFD', u)}" for u in uploaders]     # as macOS would write them
+    prefix = col.archive_prefix(heads, A, roster)
+    assert [col.student_of(h, prefix, A, roster) for h in heads] == [col.normalize_id(u) for u in uploaders]
+
+
 def test_safe_slug_is_a_plain_bounded_folder_name_distinct_per_id():
     ids = ["ann", "Ann", "../../etc", "zoë", "zoe\u0308", "a" * 5000, "日本語", "", "con", "x/y\\z\x00"]
     slugs = [safe_slug(s) for s in ids]
@@ -335,9 +350,12 @@ def test_choose_notebook(files, expected, chosen, status, flag_kinds):
     assert [f.kind for f in choice.flags] == flag_kinds
 
 
-def test_choose_notebook_does_not_depend_on_the_order_of_the_files():
-    files = [cand("b.ipynb"), cand("a.ipynb"), cand("optimizers (2).ipynb"), cand("optimizers (1).ipynb")]
-    assert {choose_notebook(order, A, EXPECTED).chosen.name for order in (files, files[::-1])} == {"optimizers (2).ipynb"}
+@settings(max_examples=100, deadline=None)
+@given(st.permutations([cand("b.ipynb"), cand("a.ipynb", NONE), cand("optimizers (2).ipynb", NONE),
+                        cand("optimizers (1).ipynb", NONE), cand("x.pdf", None), cand("optimizers.ipynb", THEIRS)]))
+def test_property_the_choice_does_not_depend_on_the_order_of_the_files(files):
+    choice = choose_notebook(files, A, EXPECTED)
+    assert choice.chosen.name == "b.ipynb" and [f.kind for f in choice.flags] == [Kind.RENAMED, Kind.EXTRA_FILES]
 
 
 NOT_NOTEBOOKS = [b"", b"   \n", b"\x00\x01 not json", b"[1, 2]", b'{"nbformat": 4}', b"\xff\xfe\x00garbage",
@@ -650,7 +668,15 @@ def test_attacks_become_flagged_rows_and_leave_the_control_student_alone(tmp_pat
     assert files_outside(tmp_path, "download.zip", "roster.csv", "work") == []
 
 
+def bzip2_member(data: bytes, name: str) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_BZIP2) as zf:
+        zf.writestr(name, data)
+    return buf.getvalue()
+
+
 FORGED = [
+    ("bzip2", bzip2_member(nb_bytes(), bb("mallory")), "method 12"),
     ("encrypted", forge(nb_bytes(), bb("mallory"), flag_bits=0x1), "encrypted"),
     ("size lie", forge(nb_bytes("x" * 1000), bb("mallory"), file_size=100), "corrupt"),
     ("bad crc", crc_broken(nb_bytes("y" * 1000), bb("mallory")), "corrupt"),
@@ -694,6 +720,16 @@ def _concat_zips(a: bytes, b: bytes) -> bytes:
     central = ca + bytes(cb)
     end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, na + nb, na + nb, len(central), len(la) + len(lb), 0)
     return la + lb + central + end
+
+
+def test_one_students_zip_of_many_files_does_not_spend_the_member_limit_of_the_others(tmp_path):
+    many = zip_bytes({f"f{i}.txt": b"" for i in range(150)})
+    members = [(bb("mallory", "a.zip"), many), (bb("mallory", "b.zip"), many),
+               (bb("control", "work.zip"), zip_bytes({f"f{i}.txt": b"" for i in range(100)} |
+                                                      {"optimizers.ipynb": nb_bytes("control")}))]
+    got = by_id(run_zip(tmp_path, members, ["mallory", "control"], limits=SMALL))
+    assert got["control"].status == "pending" and "control" in graded_text(got["control"])
+    assert got["mallory"].status == "invalid" and Kind.TOO_LARGE in kinds(got["mallory"])
 
 
 def test_an_archive_over_its_byte_budget_flags_the_rest_and_grades_what_fit(tmp_path):
@@ -827,7 +863,11 @@ def test_nbgrader_folder_attacks(tmp_path):
     put(tmp_path, "stamp/optimizers/timestamp.txt", b"2026-11-30 10:00:00" + b"0" * (5 * col.MB))
     put(tmp_path, "x" * 60 + "/optimizers/optimizers.ipynb", nb_bytes())
     put(tmp_path, "stray.ipynb", nb_bytes())
-    coll = folder_collect(tmp_path, ["control", "linker", "fifo", "big", "empty", "stamp", "huge", "alias"],
+    for i in range(SMALL.members + 50):                                          # a folder of too many files
+        put(tmp_path, f"many/optimizers/f{i:04}.txt")
+    put(tmp_path, "many/optimizers/0000.ipynb", nb_bytes("many"))
+    coll = folder_collect(tmp_path, ["control", "linker", "fifo", "big", "empty", "stamp", "huge", "alias",
+                                     "many"],
                           limits=SMALL)
     got = by_id(coll)
     assert got["control"].status == "pending" and kinds(got["control"]) == []
@@ -836,6 +876,8 @@ def test_nbgrader_folder_attacks(tmp_path):
         assert (got[sid].status, set(kinds(got[sid]))) == ("invalid", {flag}), (sid, got[sid].flags)
     assert "symbolic link" in got["linker"].flags[0].message and "regular file" in got["fifo"].flags[0].message
     assert (got["stamp"].status, kinds(got["stamp"])) == ("pending", [Kind.BAD_TIMESTAMP])
+    assert (got["many"].status, kinds(got["many"])) == ("invalid", [Kind.TOO_LARGE])
+    assert "more than 200 files" in got["many"].flags[0].message
     (long_row,) = [e for e in coll.entries if e.student_id.startswith("xxx")]
     assert long_row.status == "invalid" and Kind.UNMATCHED_UPLOAD in kinds(long_row)
     assert {u.name: u.reason for u in coll.unmatched} == {

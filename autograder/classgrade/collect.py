@@ -59,8 +59,16 @@ which reads the LMS form ``2026-11-30-23-59-30`` as a time-zone offset. Naive ti
 ``tz`` (UTC by default); an unparsable time is flagged BAD_TIMESTAMP and the row still graded.
 
 Limits (:class:`Limits`) hold for bytes per member, per student and per archive, the member
-count, the nesting depth, the compression ratio (zip bombs) and the id length. Oversized input is
-never read into memory: bytes are streamed to disk and the copy stops at the cap.
+count (of the LMS archive, and separately of each student's own zips, so one student cannot spend
+the others' share), the nesting depth, the compression ratio (zip bombs) and the id length.
+Oversized input is never read into memory: bytes are streamed to disk and the copy stops at the
+cap. Only notebooks (and zips) are read at all; other files are listed by name. The notebook a
+row points to is our copy, so later stages never open a student's upload again.
+
+Not trusted, and what remains: the flat Moodle form (no folders) puts the student's profile name
+before the id, so a student who may edit their own full name could forge the prefix (the folder
+form is safe); in a one-student Blackboard zip an id with underscores is ambiguous without the
+roster; Canvas ids are Canvas user ids, so the roster must use them.
 """
 
 from __future__ import annotations
@@ -68,6 +76,7 @@ from __future__ import annotations
 import atexit
 import csv
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -105,7 +114,7 @@ class Limits:
 
     member_mb: float = 20          # one file (a notebook or a nested zip)
     student_mb: float = 50         # everything extracted for one student
-    zip_mb: float = 2048           # everything extracted from one LMS archive
+    zip_mb: float = 2048           # everything extracted from one LMS archive (or one submissions folder)
     members: int = 20000           # files in one archive, nested zips included
     depth: int = 2                 # levels of zips inside the archive that are opened
     ratio: float = 200             # uncompressed/compressed size above which a member is a zip bomb
@@ -257,10 +266,9 @@ def parse_timestamp(text: str | None, tz: tzinfo = timezone.utc) -> datetime | N
     if zone is None:
         return None
     try:
-        when = datetime(*fields, tzinfo=zone)
-    except ValueError:          # month 13, second 60 ...
+        return datetime(*fields, tzinfo=zone).astimezone(timezone.utc)
+    except (ValueError, OverflowError):    # month 13, second 60; year 9999 pushed past 9999 by its zone
         return None
-    return when.astimezone(timezone.utc)
 
 
 # ---------------------------------------------------------------------------------- LMS file names
@@ -715,9 +723,17 @@ def _check_id(raw: str, limits: Limits, roster: Roster, uploads: _Uploads, name:
 
 
 def _member_problem(info: zipfile.ZipInfo, limits: Limits) -> Flag | None:
-    """What makes a zip member unreadable, seen from the archive's directory alone."""
+    """What makes a zip member unreadable, seen from the archive's directory alone.
+
+    Only stored and deflated members are read: Python's zipfile bounds the output of each deflate
+    step, but decompresses a bzip2 or LZMA chunk whole, so one small chunk could fill the memory
+    before the byte cap sees it (and no LMS or desktop zip tool writes them by default).
+    """
     if info.flag_bits & 0x1:
         return Flag(Kind.INVALID_FILE, "encrypted in the zip (a password is needed)")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        return Flag(Kind.INVALID_FILE, f"compressed with method {info.compress_type} (only stored and deflated "
+                                       f"members are read)")
     if stat.S_ISLNK(info.external_attr >> 16):
         return Flag(Kind.INVALID_FILE, "a symbolic link in the zip, not a file")
     if info.file_size > RATIO_FLOOR and info.file_size > limits.ratio * max(info.compress_size, 1):
@@ -804,8 +820,8 @@ class _Reader:
         while stack:
             folder, label = stack.pop()
             try:
-                with os.scandir(folder) as it:
-                    items = sorted(it, key=lambda e: e.name)
+                with os.scandir(folder) as it:      # never more entries in memory than the limit allows
+                    items = sorted(itertools.islice(it, self.limits.members - count + 1), key=lambda e: e.name)
             except OSError as exc:
                 refs.append(_Ref(os.path.basename(folder), display(label), None,
                                  problem=Flag(Kind.INVALID_FILE, f"folder cannot be read ({exc.strerror})")))
@@ -815,10 +831,9 @@ class _Reader:
                     continue
                 source = display(f"{label}/{item.name}")
                 count += 1
-                if count > self.limits.members:
-                    refs.append(_Ref(item.name, source, None, problem=Flag(
-                        Kind.TOO_LARGE, f"more than {self.limits.members} files; the rest were not read")))
-                    return refs
+                if count > self.limits.members:     # refused whole: which files a cut keeps would be arbitrary
+                    return [_Ref(os.path.basename(top), display(shown), None, problem=Flag(
+                        Kind.TOO_LARGE, f"holds more than {self.limits.members} files"))]
                 try:
                     st = item.stat(follow_symlinks=False)
                 except OSError:
@@ -957,6 +972,7 @@ class _Student:
     def __init__(self, reader: _Reader, folder: str, notebook: str):
         self.reader, self.folder, self.limits, self.notebook = reader, folder, reader.limits, notebook
         self.left = self.limits.bytes("student_mb")
+        self.members_left = self.limits.members       # files in this student's own zips
         self.count = 0
 
     def candidates(self, refs: list[_Ref]) -> list[Candidate]:
@@ -1027,10 +1043,10 @@ class _Student:
         with zf:
             infos = [i for i in zf.infolist() if not i.is_dir() and _parts(i.filename)
                      and not _skipped(_parts(i.filename))]
-            self.reader.members += len(infos)
-            if self.reader.members > self.limits.members:
+            if len(infos) > self.members_left:
                 return [Candidate(ref.name, ref.source, problem=Flag(
                     Kind.TOO_LARGE, f"holds {len(infos)} files, over the limit of {self.limits.members}"))]
+            self.members_left -= len(infos)
             inner = []
             for info in infos:
                 name = _parts(info.filename)[-1]
