@@ -348,9 +348,12 @@ def _alpha(tokens: list[str]) -> list[str]:
     return out
 
 
-def _body_of(cls: ast.ClassDef, source: str) -> str:
-    """Source of a class's methods only (docstrings dropped by _tokens)."""
-    parts = [ast.get_source_segment(source, n) or "" for n in cls.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+def _body_of(cls: ast.ClassDef, lines: list[str]) -> str:
+    """Source of a class's methods only (docstrings dropped by _tokens), cut from ``lines``
+    (the source split once: ``ast.get_source_segment`` splits the whole source per call,
+    which made a class with many methods quadratic)."""
+    parts = ["".join(lines[n.lineno - 1:n.end_lineno]) for n in cls.body
+             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
     return "\n".join(parts)
 
 
@@ -360,8 +363,8 @@ def class_sources(source: str) -> dict[str, str]:
         tree = ast.parse(strip_magics(source))
     except SyntaxError:
         return {}
-    src = strip_magics(source)
-    return {n.name: _body_of(n, src) for n in tree.body if isinstance(n, ast.ClassDef)}
+    lines = strip_magics(source).splitlines(True)
+    return {n.name: _body_of(n, lines) for n in tree.body if isinstance(n, ast.ClassDef)}
 
 
 def similarity(a: str, b: str) -> float:
@@ -513,9 +516,17 @@ class ScanContext:
                 self.exempt.add(name)     # the model solution itself reads like the reference
 
 
+#: more student code than this is not scanned (an honest notebook has a few tens of kB): the
+#: scan is linear, but parsing megabytes of code would still cost the grader seconds and memory
+MAX_SCAN_BYTES = 1_000_000
+
+
 def scan_submission(sub, context: ScanContext) -> list:
     """The scan's findings for a :class:`~.read.Submission`, as flags in the shared vocabulary."""
     from .flags import Flag, Kind
+    size = sum(len(src) for _, src in sub.editable)
+    if size > MAX_SCAN_BYTES:
+        return [Flag(Kind.SUSPICIOUS, f"{size // 1000} kB of code in the answer cells: too much to scan; read it")]
     found = scan_cells(sub.editable, context.targets, context.test_names, set(context.targets),
                        context.reference_classes, exempt_copy=context.exempt,
                        allowed_imports=context.allowed_imports, aliases=context.aliases)
