@@ -885,31 +885,3 @@ def test_nbgrader_folder_attacks(tmp_path):
     for root, _, names in os.walk(tmp_path / "work"):
         for n in names:
             assert b"SECRET" not in open(os.path.join(root, n), "rb").read()
-
-
-# ------------------------------------------------------------------------ the old API (runner.py)
-
-
-def test_old_api_wrappers_keep_their_shapes(tmp_path):
-    zpath = write_zip(tmp_path / "d.zip", {bb("ann"): nb_bytes(), bb("ann", "x.pdf", ts="2026-11-29-10-00-00"): b"%",
-                                           bb("bob", "x.ipynb"): nb_bytes(), "n.txt": b""})
-    found, unmatched = col.collect_zip(zpath, A, A, str(tmp_path / "x"))
-    assert found["ann"].timestamp == T and found["ann"].flags == [("duplicate", found["ann"].flags[0][1])]
-    assert found["bob"].status == "invalid" and found["bob"].flags[0][0] == "foreign-notebook"
-    assert unmatched == ["n.txt"]
-    rows = [RosterRow("ann"), RosterRow("cy")]
-    entries = col.merge_roster(found, rows)
-    assert [(e.student_id, e.status) for e in entries] == [("ann", "pending"), ("cy", "missing"), ("bob", "invalid")]
-    assert entries[2].flags[-1][0] == "not-on-roster"
-
-
-def test_files_are_opened_only_if_regular_never_through_a_link_never_blocking_on_a_fifo(tmp_path):
-    # the folder walk checks with lstat first; this is the second line, against a swap after the listing
-    (tmp_path / "real").write_bytes(b"{}")
-    os.symlink(tmp_path / "real", tmp_path / "link")
-    os.mkfifo(tmp_path / "fifo")
-    with col._open_regular(str(tmp_path / "real")) as fh:
-        assert fh.read() == b"{}"
-    for name in ("link", "fifo"):
-        with pytest.raises(OSError):
-            col._open_regular(str(tmp_path / name))

@@ -161,7 +161,6 @@ def test_the_encoder_refuses_anything_but_plain_data(value):
     ({"v": {"$a": [0, "V8", [1]]}}, [b"x" * 8]),            # raw void
 ])
 def test_the_decoder_refuses_malformed_data(header, blobs):
-    enc = remote.Encoder()
     body = remote.pack(header, blobs)[4:]
     h, b = remote.unpack(body)
     with pytest.raises(remote.WireError):

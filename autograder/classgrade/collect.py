@@ -73,7 +73,6 @@ roster; Canvas ids are Canvas user ids, so the roster must use them.
 
 from __future__ import annotations
 
-import atexit
 import csv
 import hashlib
 import itertools
@@ -82,7 +81,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import unicodedata
 import zipfile
 import zlib
@@ -99,8 +97,8 @@ DISPLAY_CHARS = 200         # names shown in flags and reports are cut to this l
 TIMESTAMP_TXT_BYTES = 256   # nbgrader's timestamp.txt holds one line
 LISTED = 10                 # at most this many names in one flag message
 
-# The Blackboard shape nbgrader documents. It is here for the old API and for reading: passing it
-# (or nothing) as ``zip_regexp`` selects the built-in, roster-aware parser, not this expression,
+# The Blackboard shape nbgrader documents. It is here for reading: passing it (or nothing) as
+# ``zip_regexp`` selects the built-in, roster-aware parser, not this expression,
 # whose greedy groups cannot tell ``jane_doe`` from ``doe``.
 DEFAULT_ZIP_REGEXP = r"^.*_(?P<student_id>[A-Za-z0-9.\-]+)_attempt_(?P<timestamp>[0-9\-T:]+)_(?P<file_id>.+)$"
 
@@ -1169,73 +1167,3 @@ def _settle(sid: str, attempts: dict[str, _Attempt], reader: _Reader, assignment
         if c.path and c is not choice.chosen and os.path.exists(c.path):
             os.unlink(c.path)
     return entry
-
-
-# ------------------------------------------------- the old API (runner.py until it moves to collect())
-
-_LEGACY_LABELS = {Kind.INVALID_FILE: "not-a-notebook", Kind.UNMATCHED_UPLOAD: "bad-id"}
-
-
-@dataclass
-class LegacyEntry:
-    """The old entry shape: flags as ``(label, message)`` pairs, the timestamp as its text."""
-
-    student_id: str
-    notebook: str | None = None
-    timestamp: str | None = None
-    first_name: str = ""
-    last_name: str = ""
-    on_roster: bool = True
-    status: str = "pending"
-    flags: list = field(default_factory=list)
-
-    def flag(self, kind: str, reason: str) -> None:
-        self.flags.append((kind, reason))
-
-
-def _legacy(e: Entry | LegacyEntry, stamp: str | None = None) -> LegacyEntry:
-    if isinstance(e, LegacyEntry):
-        return e
-    flags = [(_LEGACY_LABELS.get(f.kind, f.kind.label), f.message) for f in e.flags]
-    return LegacyEntry(e.student_id, e.notebook, stamp, e.first_name, e.last_name, e.on_roster, e.status, flags)
-
-
-def _legacy_workdir() -> str:
-    path = tempfile.mkdtemp(prefix="classgrade-collect-")
-    atexit.register(shutil.rmtree, path, True)
-    return path
-
-
-def collect_dir(submitted: str, assignment: str, notebook: str) -> dict[str, LegacyEntry]:
-    """Old API: entries of an nbgrader ``submitted/`` folder (notebooks copied to a temporary folder)."""
-    if not os.path.isdir(submitted):
-        raise FileNotFoundError(f"submissions folder {submitted} does not exist")
-    entries, _, stamps = _collect(submitted, None, None, assignment, notebook, _legacy_workdir(), Limits(),
-                                  None, None, timezone.utc)
-    return {e.student_id: _legacy(e, stamps.get(e.student_id)) for e in entries}
-
-
-def collect_zip(path: str, assignment: str, notebook: str, extract_to: str,
-                regexp: str = DEFAULT_ZIP_REGEXP) -> tuple[dict[str, LegacyEntry], list[str]]:
-    """Old API: (entries, names of files that matched nothing) of an LMS zip, extracted to ``extract_to``."""
-    entries, unmatched, stamps = _collect(None, path, None, assignment, notebook, extract_to, Limits(),
-                                          regexp, None, timezone.utc)
-    return {e.student_id: _legacy(e, stamps.get(e.student_id)) for e in entries}, [u.name for u in unmatched]
-
-
-def merge_roster(found: dict, roster: list[RosterRow] | None) -> list[LegacyEntry]:
-    """Old API: one entry per rostered student (missing ones included), then unrostered submitters."""
-    found = {sid: _legacy(e) for sid, e in found.items()}
-    if roster is None:
-        return [found[k] for k in sorted(found)]
-    out = []
-    for row in roster:
-        e = found.pop(row.id, None) or LegacyEntry(row.id, status="missing", flags=[("missing", "no submission")])
-        e.first_name, e.last_name = row.first_name, row.last_name
-        out.append(e)
-    for sid in sorted(found):
-        e = found[sid]
-        e.on_roster = False
-        e.flag("not-on-roster", f"{sid} is not on the roster")
-        out.append(e)
-    return out

@@ -31,10 +31,9 @@ from dataclasses import dataclass, field
 
 from . import collect as col
 from .decide import Identity, decide
-from .flags import Flag, Kind
 from .outcome import Status, SubmissionResult
 from .protocol import AssignmentSpec, load_spec
-from .worker import COURSE_ID, GradeConfig, Task, grade_submission, instructor_config, release_workers
+from .worker import COURSE_ID, GradeConfig, Task, grade_submission, instructor_config
 
 PREFLIGHT_SOLUTION = "__preflight_solution__"
 PREFLIGHT_RELEASE = "__preflight_release__"

@@ -491,8 +491,6 @@ class ScanContext:
 
     def __init__(self, spec, checks_module):
         import inspect
-        import nbformat
-        import os
         self.targets = set(spec.targets)
         self.part_of = {t: p.grade_id for p in spec.parts for t in p.targets}
         self.test_names = names_used(list(spec.test_sources.values()))

@@ -276,7 +276,7 @@ class Worker:
     def _execute(self, task: Task, deadline: float):
         from . import sandbox as sb
         from .execute import kernel_run
-        cfg, spec = self.cfg, self.cfg.spec
+        spec = self.cfg.spec
         sid = task.who.student_id
         sub_dir = os.path.join(self.course, "submitted", sid, spec.name)
         os.makedirs(sub_dir, exist_ok=True)
