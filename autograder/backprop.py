@@ -300,13 +300,14 @@ def _relerr_scenarios(rng, vis, prefix, n_drawn):
                  ("equal arrays", a, a.copy()),
                  ("both zero", np.zeros(4), np.zeros(4)),
                  ("one of them zero", np.zeros(3), rng.standard_normal(3)),
-                 ("opposite signs", a, -a)]
-        groups = [("close, equal, zero, opposite", pairs)]
+                 ("opposite signs", a, -a),
+                 ("tiny gradients", 1e-10 * a, 1e-10 * (a + 1e-3 * rng.standard_normal(6)))]
+        groups = [("close, equal, zero, opposite, tiny", pairs)]
     else:
         m = rng.standard_normal((3, 4))
         pairs = [("matrices", m, m * (1 + 1e-5)),
                  ("mixed scales", np.array([1e-8, 3e4, -2.0]), np.array([2e-8, 3e4 + 1, -2.0])),
-                 ("zero and tiny", np.zeros(5), np.full(5, 1e-20)),
+                 ("tiny values", np.full(3, 1e-12), np.full(3, 2e-12)),
                  ("0-d arrays", np.array(3.0), np.array(-1.0)),
                  ("a ≈ −b, not opposite", np.array([1.0, 2.0]), np.array([-1.0 + 1e-9, -2.0]))]
         groups = [("matrices, scales, zeros, 0-d", pairs)]
