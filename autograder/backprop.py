@@ -471,6 +471,7 @@ class Trajectory:
     error : None or {"step", "type", "message", "where"}: the exception the code raised at
         call ``step`` (1-based), "where" its traceback restricted to the student's frames.
     warnings : distinct warnings the code raised, as text.
+    calls : key -> the number of the call that produced the value (for messages).
     """
 
     target: str
@@ -480,9 +481,10 @@ class Trajectory:
     violations: list = field(default_factory=list)
     error: dict | None = None
     warnings: list = field(default_factory=list)
+    calls: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"target": self.target, "scenario": self.scenario,
+        return {"target": self.target, "scenario": self.scenario, "calls": dict(self.calls),
                 "values": {k: {"shape": list(v.shape), "data": v.ravel().tolist()} for k, v in self.values.items()},
                 "steps_done": int(self.steps_done), "violations": list(self.violations),
                 "error": self.error, "warnings": list(self.warnings)}
@@ -506,9 +508,10 @@ class Trajectory:
         violations = [{"step": int(v.get("step", 0)), "key": str(v.get("key", "")),
                        "kind": str(v.get("kind", "")), "detail": str(v.get("detail", ""))}
                       for v in data.get("violations", [])]
+        calls = {str(k): int(v) for k, v in dict(data.get("calls", {})).items()}
         return cls(str(data.get("target", "")), str(data.get("scenario", "")), values,
                    int(data.get("steps_done", 0)), violations, error,
-                   [str(w) for w in data.get("warnings", [])])
+                   [str(w) for w in data.get("warnings", [])], calls)
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -580,6 +583,7 @@ class _Recorder:
             if value is None:
                 raise _Stop
         self.traj.values[key] = value
+        self.traj.calls[key] = self.step
         return value
 
     def sequence(self, key, obj, length, what):
@@ -936,7 +940,8 @@ def _value_difference(sc, got, exp):
         with np.errstate(all="ignore"):
             diff = np.abs(gv - ev)
             ok = (diff <= sc.rtol * np.abs(ev) + atol) | (gv == ev) | (np.isnan(gv) & np.isnan(ev))
-            rel = np.where(ok, 0.0, diff / np.maximum(np.abs(ev), atol / max(sc.rtol, 1e-300)))
+            # symmetric, so an expected 0 gives 1, not 1e300
+            rel = np.where(ok, 0.0, diff / np.maximum(np.maximum(np.abs(ev), np.abs(gv)), 1e-300))
         rel = np.where(np.isnan(rel), np.inf, rel)
         worst = max(worst, float(np.max(rel, initial=0.0)))
         if not ok.all() and first is None:
@@ -1126,6 +1131,7 @@ def _around(arr, flat, width=3):
 def _scenario_verdict(sc, traj):
     """(ok, fields for a CheckResult) for one scenario."""
     fields = {"scenario": sc.name, "setup": sc.description + f" [{sc.visibility}]", "step_label": "call"}
+    # values are numbered by the call of the student's code that returned them
     if traj.error is not None:
         err = traj.error
         not_impl = err["type"] == "NotImplementedError"
@@ -1147,11 +1153,13 @@ def _scenario_verdict(sc, traj):
         diff = _value_difference(sc, traj, exp)
         if diff is not None:
             key = diff["key"]
-            fields.update(param=key, max_rel_error=diff["max_rel_error"])
+            fields.update(param=key, max_rel_error=diff["max_rel_error"], step=traj.calls.get(key))
             if diff["kind"] == "shape":
                 problem = "wrong shape"
                 got_shape = diff["got_shape"]
-                details.append(f"{key}: got {'nothing' if got_shape is None else 'shape ' + str(got_shape)}, "
+                fields["max_rel_error"] = None
+                if not traj.violations:
+                    details.append(f"{key}: got {'nothing' if got_shape is None else 'shape ' + str(got_shape)}, "
                                f"expected shape {diff['shape']}")
             else:
                 ev, gv = exp.values[key], traj.values[key]
