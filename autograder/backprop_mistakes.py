@@ -342,7 +342,7 @@ _CATALOGUE = [
     Mistake("window-columns", "window_forward", "word vectors concatenated column by column (L[ids].T.reshape(-1))",
             "x stacks whole word vectors one after another: L[word_ids].reshape(-1) (row k is word k).",
             _const(_window_forward("columns"))),
-    Mistake("dW-transposed", "window_backward", "∂s/∂W is the transposed outer product x δᵀ",
+    Mistake("outer-product-transposed", "window_backward", "∂s/∂W is the transposed outer product x δᵀ",
             "the gradient has the shape of W, (H, w·d): dW = np.outer(delta, x) = δ xᵀ, not x δᵀ.",
             _const(_window_backward("transposed")), "CS224n, 'Matrix calculus and backpropagation' (shape convention); "
                                                     + _LECTURE01),
@@ -536,7 +536,7 @@ EXAMPLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
                                        "return (upstreams[-1],)")]),
     "window-no-activation": ("window_forward", [("h = f(z)", "h = z")]),
     "window-columns": ("window_forward", [("L[word_ids].reshape(-1)", "L[word_ids].T.reshape(-1)")]),
-    "dW-transposed": ("window_backward", [("np.outer(delta, x)", "np.outer(x, delta)")]),
+    "outer-product-transposed": ("window_backward", [("np.outer(delta, x)", "np.outer(x, delta)")]),
     "missing-fprime": ("window_backward", [("delta = ds * u * f_prime(z)", "delta = ds * u")]),
     "fprime-of-h": ("window_backward", [("delta = ds * u * f_prime(z)", "delta = ds * u * f_prime(h)")]),
     "du-uses-z": ("window_backward", [('"u": ds * h', '"u": ds * z')]),
