@@ -69,7 +69,7 @@ from autograder.result import CheckResult
 
 __all__ = [
     "NAME", "NOTEBOOK", "PARTS", "TARGETS", "Scenario", "Trajectory", "scenarios",
-    "run_trajectory", "compare_all", "compare", "reference", "reference_trajectory", "check",
+    "run_trajectory", "compare_all", "compare", "reference", "reference_trajectory", "warm_cache", "check",
     "check_gate", "check_window", "check_gradcheck", "check_init", "check_dropout", "check_l2",
 ]
 
@@ -921,6 +921,18 @@ def _trusted_run(kind, sc, key=None):
 
 def reference_trajectory(sc: Scenario) -> Trajectory:
     return _trusted_run("reference", sc)
+
+
+def warm_cache(diagnosis: bool = True, seed: int | None = None) -> None:
+    """Compute the trusted trajectories (the reference's, and with ``diagnosis`` every catalogued
+    mistake's) of every scenario now, e.g. once in the process the grader forks its workers from."""
+    from autograder import backprop_mistakes
+    for target in TARGETS:
+        for sc in scenarios(target, "all", seed):
+            _trusted_run("reference", sc)
+            if diagnosis:
+                for m in backprop_mistakes.for_target(target):
+                    _trusted_run("mistake", sc, m.key)
 
 
 # ============================================================================ (c) comparison

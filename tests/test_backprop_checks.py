@@ -404,3 +404,13 @@ def test_the_dropout_keep_rate_check_accepts_any_grading_seed(seed):
     scs = bp.scenarios("dropout_forward", "hidden", seed=seed)
     code = bp.reference("dropout_forward")
     assert bp.compare_all("dropout_forward", scs, [bp.run_trajectory(code, sc) for sc in scs]).passed
+
+
+def test_warm_cache_computes_every_trusted_trajectory_once():
+    bp.warm_cache(seed=21)
+    cached = {(k[0], k[1], k[2]) for k in bp._TRUSTED_CACHE}
+    for target in bp.TARGETS:
+        for sc in bp.scenarios(target, "all", seed=21):
+            assert ("reference", None, bp._fingerprint(sc)) in cached
+            for m in bm.for_target(target):
+                assert ("mistake", m.key, bp._fingerprint(sc)) in cached
