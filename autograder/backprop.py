@@ -278,7 +278,7 @@ def _numgrad_scenarios(rng, vis, prefix, n_drawn):
                  ("a matrix argument", [("tanh_layer", (2, 3), 1e-4), ("sin_product", (5,), 1e-4)], np.float64)]
     else:
         fixed = [("log-sum-exp, a larger step", [("log_sum_exp", (6,), 1e-3), ("cubic", (2, 2), 1e-3)], np.float64),
-                 ("float32, step 1e-2", [("quadratic", (4,), 1e-2), ("tanh_layer", (3, 2), 1e-2)], np.float32)]
+                 ("float32, step 1e-2", [("quadratic", (4,), 1e-2), ("log_sum_exp", (3, 2), 1e-2)], np.float32)]
         names = list(sf.TEST_FUNCTIONS)
         for k in range(n_drawn):
             shape = [(int(rng.integers(1, 6)),), (int(rng.integers(1, 4)), int(rng.integers(1, 4)))][k % 2]
@@ -287,7 +287,9 @@ def _numgrad_scenarios(rng, vis, prefix, n_drawn):
                           np.float64))
     for title, cases, dtype in fixed:
         items = tuple((fname, rng.uniform(-1.5, 1.5, shape).astype(dtype), h) for fname, shape, h in cases)
-        rtol, atol = (1e-3, 1e-4) if dtype == np.float32 else (1e-6, 1e-9)
+        # O(h²) differences between correct centered forms (x ± h/2 over h, as in some CS224n
+        # checkers) stay well inside; the one-sided O(h) error and a factor 2 do not
+        rtol, atol = (1e-3, 1e-4) if dtype == np.float32 else (1e-5, 2e-6)
         desc = "; ".join(f"numerical_gradient({f}, x {x.shape} {x.dtype.name}, h={h:g})" for f, x, h in items)
         out.append(Scenario("numerical_gradient", "numgrad", prefix + title, vis, {"items": items},
                             rtol, atol, desc))

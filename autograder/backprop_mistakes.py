@@ -159,6 +159,14 @@ def _numerical_gradient(mistake=None):
                 xp[idx], xm[idx] = old + h, old - h
                 grad[idx] = (f(xp) - f(xm)) / (2 * h)
                 continue
+            if mistake == "half steps":               # correct: x ± h/2 over h (error O(h²) too)
+                x[idx] = old + h / 2
+                f_plus = f(x)
+                x[idx] = old - h / 2
+                f_minus = f(x)
+                x[idx] = old
+                grad[idx] = (f_plus - f_minus) / h
+                continue
             if mistake == "add and subtract":         # correct up to round-off in x
                 x[idx] += h
                 f_plus = f(x)
@@ -471,10 +479,13 @@ _CATALOGUE = [
     # -- L2
     Mistake("l2-grad-factor-2", "l2_penalty", "L2 gradient off by a factor of 2 (2λW)",
             "the ½ in R = λ/2·Σ‖W‖² cancels the 2 of the square: ∂R/∂W = λW.",
-            _const(_l2("grad factor 2")), "cs231n notes, 'Regularization' (the ½ convention)"),
+            _const(_l2("grad factor 2")),
+            "cs231n's convention (loss += reg * np.sum(W * W); dW += 2 * reg * W, in many indexed assignment-1 "
+            "solutions) carried over to the ½ convention"),
     Mistake("l2-penalty-no-half", "l2_penalty", "L2 penalty without the ½ (λΣ‖W‖²)",
             "this course's penalty is R = λ/2 · Σ‖W‖², which makes its gradient exactly λW.",
-            _const(_l2("no half"))),
+            _const(_l2("no half")),
+            "indexed cs231n softmax solutions pairing loss += reg * np.sum(W * W) with dW += reg * W"),
     Mistake("l2-norm-not-squared", "l2_penalty", "the norm is not squared (λ/2·‖W‖)",
             "square the norm: np.sum(W * W), or np.linalg.norm(W) ** 2.",
             _const(_l2("norm not squared"))),
@@ -495,7 +506,9 @@ ALTERNATIVES: dict[str, list] = {
     "embedding_grad": [("a loop dL[i] += per_word[k]", _const(_embedding_grad("loop"))),
                        ("a one-hot product onehotᵀ @ per_word", _const(_embedding_grad("one-hot")))],
     "numerical_gradient": [("perturbed copies of x", _const(_numerical_gradient("copies"))),
-                           ("x[idx] += h, -= 2h, += h", _const(_numerical_gradient("add and subtract")))],
+                           ("x[idx] += h, -= 2h, += h", _const(_numerical_gradient("add and subtract"))),
+                           ("half steps x ± h/2 over h (a CS224n-style gradcheck_naive, indexed)",
+                            _const(_numerical_gradient("half steps")))],
     "relative_error": [("np.finfo(float).tiny as the guard", _const(_relative_error("finfo tiny")))],
     "xavier_uniform": [("r·(2U − 1) from rng.random", _const(_init("xavier_uniform", "scaled random"))),
                        ("drawn as (n_in, n_out), then transposed", _const(_init("xavier_uniform", "drawn transposed")))],
