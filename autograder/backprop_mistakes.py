@@ -360,7 +360,8 @@ _CATALOGUE = [
     Mistake("fprime-of-h", "window_backward", "f′ evaluated at the activation h instead of at z",
             "f_prime takes the pre-activation: f_prime(z), not f_prime(h) (1 − tanh²(z) is 1 − h², not 1 − tanh²(h)).",
             _const(_window_backward("fprime of h")),
-            "cs231n assignment solutions that call sigmoid_grad(sigmoid(z)) (the derivative of the output)"),
+            "indexed NumPy code mixes derivative helpers that take the output (s·(1 − s)) with ones that take z "
+            "(calls such as sigmoid_derivative(sigmoid(z)), tanh_derivative(tanh(x))); with a helper of z that is f′(h)"),
     Mistake("du-uses-z", "window_backward", "∂s/∂u uses z instead of h = f(z)",
             "s = u·h, so ∂s/∂u = ds · h (the activations), not the pre-activations z.",
             _const(_window_backward("du uses z"))),
