@@ -901,6 +901,11 @@ def _fingerprint(sc):
 
 
 _TRUSTED_CACHE: dict = {}
+_CACHE_BYTES = 512 * 2 ** 20
+
+
+def _nbytes(traj):
+    return sum(v.nbytes for v in traj.values.values())
 
 
 def _trusted_run(kind, sc, key=None):
@@ -916,7 +921,8 @@ def _trusted_run(kind, sc, key=None):
             warnings.simplefilter("ignore")
             with np.errstate(all="ignore"):
                 _TRUSTED_CACHE[cache_key] = run_trajectory(code, sc)
-        if len(_TRUSTED_CACHE) > 5000:
+        # bounded by size: a trajectory of the random parts holds ~0.7 MB of draws
+        while len(_TRUSTED_CACHE) > 1 and sum(_nbytes(t) for t in _TRUSTED_CACHE.values()) > _CACHE_BYTES:
             _TRUSTED_CACHE.pop(next(iter(_TRUSTED_CACHE)))
     return _TRUSTED_CACHE[cache_key]
 
