@@ -20,6 +20,7 @@ from autograder import backprop as bp
 from autograder import backprop_mistakes as bm
 from autograder import build
 
+from test_backprop_checks import solution_namespace, student_code
 from test_nbgrader_e2e import nbgrader
 
 ASSIGNMENT = "backprop"
@@ -27,14 +28,48 @@ POINTS = {test: points for test, _, _, _, points in bp.PARTS}
 TEST_OF = {target: test for test, _, target, _, _ in bp.PARTS}
 
 
+def inject(sources, keys):
+    """``sources`` with the mistakes ``keys`` written in, edits applied one after another.
+
+    Unlike ``build.with_mistakes`` this allows two mistakes in one cell (the Dropout class holds
+    the forward and the backward part), as long as every edit still applies."""
+    out = dict(sources)
+    for key in keys:
+        cell, edits = bm.EXAMPLES[key]
+        for old, new in edits:
+            if old not in out[cell]:
+                raise ValueError(f"{key}: {old!r} no longer in cell {cell!r}")
+            out[cell] = out[cell].replace(old, new)
+    return out
+
+
+def _diagnosed_separately(keys):
+    """Do the in-process checks fail exactly these keys' parts, each diagnosed as its own key?"""
+    try:
+        ns = solution_namespace(inject(build.solution_sources(ASSIGNMENT), keys))
+    except ValueError:
+        return False
+    want = {bm.MISTAKES[k].target: k for k in keys}
+    for target in bp.TARGETS:
+        result = bp.check(student_code(ns, target), target, "all")
+        if result.passed == (target in want) or (target in want and result.mistake != want[target]):
+            return False
+    return True
+
+
 def pack_mistakes():
-    """Groups of mistake keys with at most one mistake per solution cell (as few students as possible)."""
+    """As few students as possible: at most one mistake per part, two in one cell only when they
+    belong to different parts and are still diagnosed separately (two mistakes at once)."""
     groups = []
-    for key, (cell, _) in bm.EXAMPLES.items():
+    for key in bm.EXAMPLES:
+        target = bm.MISTAKES[key].target
         for group in groups:
-            if cell not in {bm.EXAMPLES[k][0] for k in group}:
-                group.append(key)
-                break
+            if target in {bm.MISTAKES[k].target for k in group}:
+                continue
+            if any(bm.EXAMPLES[k][0] == bm.EXAMPLES[key][0] for k in group) and not _diagnosed_separately(group + [key]):
+                continue
+            group.append(key)
+            break
         else:
             groups.append([key])
     return groups
@@ -51,7 +86,7 @@ def course(tmp_path_factory, kernel_sockets):
     students = {"instructor": (build.make_submission(solutions, ASSIGNMENT, release), set(), []),
                 "untouched": (nbformat.read(release / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4), set(POINTS), [])}
     for n, keys in enumerate(pack_mistakes(), start=1):
-        nb = build.make_submission(build.with_mistakes(solutions, keys, bm.EXAMPLES), ASSIGNMENT, release)
+        nb = build.make_submission(inject(solutions, keys), ASSIGNMENT, release)
         students[f"mistakes-{n}"] = (nb, {TEST_OF[bm.MISTAKES[k].target] for k in keys}, keys)
     for student, (nb, _, _) in students.items():
         folder = root / "submitted" / student / ASSIGNMENT
