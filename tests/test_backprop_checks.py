@@ -414,3 +414,30 @@ def test_warm_cache_computes_every_trusted_trajectory_once():
             assert ("reference", None, bp._fingerprint(sc)) in cached
             for m in bm.for_target(target):
                 assert ("mistake", m.key, bp._fingerprint(sc)) in cached
+
+
+def test_the_recorder_runs_where_the_reference_library_is_hidden():
+    """The sandboxed recorder has no dlcourse and no catalogue: scenarios and run_trajectory need neither."""
+    import subprocess
+    import sys
+    script = r'''
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name == "dlcourse" or name.startswith("dlcourse.") or name == "autograder.backprop_mistakes":
+            raise ImportError(f"{name} is hidden here")
+sys.meta_path.insert(0, Block())
+import numpy as np
+from autograder import backprop as bp
+def l2_penalty(weights, lam):
+    return 0.5 * lam * sum(float(np.sum(w * w)) for w in weights), [lam * w for w in weights]
+for target in bp.TARGETS:
+    for sc in bp.scenarios(target, "all", seed=4):
+        bp.run_trajectory(l2_penalty, sc)          # wrong code for most targets: recorded, never raised
+t = bp.run_trajectory(l2_penalty, bp.scenarios("l2_penalty")[0])
+assert t.error is None and t.values, t
+print("ok", "dlcourse" in sys.modules)
+'''
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", "False"]
