@@ -1168,7 +1168,7 @@ def _scenario_verdict(sc, traj):
     if _statistical(sc):
         fails = _stat_failures(sc, traj)
         if fails:
-            key, problem, sentence = fails[0]
+            key, problem, _ = fails[0]
             fields.update(param=key)
             details = [f for _, _, f in fails]
     else:
@@ -1183,7 +1183,7 @@ def _scenario_verdict(sc, traj):
                 fields["max_rel_error"] = None
                 if not traj.violations:
                     details.append(f"{key}: got {'nothing' if got_shape is None else 'shape ' + str(got_shape)}, "
-                               f"expected shape {diff['shape']}")
+                                   f"expected shape {diff['shape']}")
             else:
                 ev, gv = exp.values[key], traj.values[key]
                 idx = np.unravel_index(diff["flat"], ev.shape) if ev.shape else ()
