@@ -119,12 +119,15 @@ def solution_sources(assignment: str = "optimizers", course: pathlib.Path = COUR
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
 
 
-def with_mistakes(sources: dict, keys) -> dict:
-    """``sources`` with the catalogued mistakes ``keys`` injected (see ``mistakes.EXAMPLES``).
+def with_mistakes(sources: dict, keys, examples=None) -> dict:
+    """``sources`` with the catalogued mistakes ``keys`` injected (see ``mistakes.EXAMPLES``;
+    another assignment passes its own ``examples``, e.g. ``backprop_mistakes.EXAMPLES``).
 
     Raises ValueError when an edit does not apply or two mistakes hit the same cell.
     """
-    from autograder.mistakes import EXAMPLES
+    if examples is None:
+        from autograder.mistakes import EXAMPLES as examples
+    EXAMPLES = examples
     out, used = dict(sources), {}
     for key in keys:
         cell, edits = EXAMPLES[key]

@@ -24,7 +24,7 @@ def cells(path):
 
 def test_the_course_has_the_standard_nbgrader_layout():
     assert (ROOT / "assignments" / "nbgrader_config.py").is_file()
-    assert build.assignments() == ["optimizers"]
+    assert build.assignments() == ["backprop", "optimizers"]
     assert SOURCE.is_file() and RELEASE.is_file() and SOLUTION.is_file()
 
 
