@@ -67,6 +67,10 @@ import numpy as np
 from autograder import scenario_functions as sf
 from autograder.result import CheckResult
 
+#: What the class grader's recorder copies into the student's sandboxed process (paths relative
+#: to the ``autograder`` package): this module runs there, without dlcourse and the catalogue.
+RECORDER_FILES = ("backprop.py", "result.py", "scenario_functions.py")
+
 __all__ = [
     "NAME", "NOTEBOOK", "PARTS", "TARGETS", "Scenario", "Trajectory", "scenarios",
     "run_trajectory", "compare_all", "compare", "reference", "reference_trajectory", "warm_cache", "check",

@@ -67,6 +67,7 @@ class AssignmentSpec:
     recorder_files: tuple[str, ...]
     recorder_module: str
     targets: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)   # target -> the class/function name the student writes
     solution_classes: dict[str, str] = field(default_factory=dict)   # the model solution's classes (scan)
     test_full_sources: dict[str, str] = field(default_factory=dict)  # test grade_id -> source text (hidden tests in)
 
@@ -121,8 +122,10 @@ def load_spec(course: str, assignment: str, checks: str | None = None) -> Assign
             if gid:
                 released[gid] = cell.source
     targets_of: dict[str, list[str]] = {}
+    names = {}
     for row in mod.PARTS:
         targets_of.setdefault(row[0], []).append(row[2])
+        names[row[2]] = row[3]
     parts, tests, full, locked, sols, order = [], {}, {}, {}, [], []
     for cell in nb.cells:
         meta = (cell.get("metadata") or {}).get("nbgrader") or {}
@@ -155,4 +158,4 @@ def load_spec(course: str, assignment: str, checks: str | None = None) -> Assign
     return AssignmentSpec(name=assignment, solution_classes=solution_classes, test_full_sources=full, notebook=notebook, checks=checks, parts=parts, test_sources=tests,
                           locked=locked, setup_before=setup, solution_ids=sols, recorder_files=files,
                           recorder_module=getattr(mod, "RECORDER_MODULE", checks),
-                          targets=[t for p in parts for t in p.targets])
+                          targets=[t for p in parts for t in p.targets], names=names)

@@ -125,8 +125,12 @@ def _unavailable(*args, **kwargs):
 
 
 def __getattr__(name):
+    import importlib
+    import os
     if name.startswith("__"):
         raise AttributeError(name)
+    if os.path.exists(os.path.join(os.path.dirname(__file__), name + ".py")):
+        return importlib.import_module(__name__ + "." + name)   # a recorder file: the real module
     return _unavailable
 '''
 
@@ -134,7 +138,7 @@ def __getattr__(name):
 class StudentProcess:
     """One sandboxed server process for one part, and the connection to it."""
 
-    def __init__(self, launcher: Launcher, workdir: str, cells: list[str], targets: list[str],
+    def __init__(self, launcher: Launcher, workdir: str, cells: list[str], targets: dict[str, str],
                  deadline: float, recorder_files: tuple[str, ...], recorder_module: str,
                  cell_seconds: float = 60.0, start_deadline: float | None = None):
         self.deadline = deadline
@@ -258,8 +262,10 @@ def _scenario_message(target: str, scenario) -> tuple[dict, list[bytes]]:
 
 def record_parts(checks, parts: dict[str, list], cells: list[str], launcher: Launcher, workdir: str,
                  part_seconds: float, deadline: float, recorder_files: tuple[str, ...],
-                 recorder_module: str, cell_seconds: float = 60.0) -> dict[str, PartRecording]:
-    """Record every target of ``parts`` (target -> scenarios) from the student's ``cells``.
+                 recorder_module: str, cell_seconds: float = 60.0,
+                 names: dict[str, str] | None = None) -> dict[str, PartRecording]:
+    """Record every target of ``parts`` (target -> scenarios) from the student's ``cells``;
+    ``names`` maps a target to the name the student defines (default: the target's own).
 
     Running the cells may take ``cell_seconds`` per cell (as in the notebook's own run), each
     part ``part_seconds``; nothing runs past ``deadline`` (the submission's whole budget).
@@ -278,8 +284,8 @@ def record_parts(checks, parts: dict[str, list], cells: list[str], launcher: Lau
                     runs += 1
                     start_deadline = min(deadline, time.monotonic() + 10 + cell_seconds * len(cells))
                     process = StudentProcess(launcher, os.path.join(workdir, f"run{runs}"), cells,
-                                             list(parts), part_deadline, recorder_files, recorder_module,
-                                             cell_seconds, start_deadline)
+                                             {t: (names or {}).get(t, t) for t in parts}, part_deadline,
+                                             recorder_files, recorder_module, cell_seconds, start_deadline)
                     process.start()
                     t0 = time.monotonic()          # the part's own budget starts once the cells ran
                     part_deadline = min(deadline, t0 + part_seconds)
@@ -292,6 +298,9 @@ def record_parts(checks, parts: dict[str, list], cells: list[str], launcher: Lau
                         raise RecorderFault(Fault.GARBLED, "no trajectory in the answer")
                     try:
                         data = Decoder(blobs).decode(reply.get("data"))
+                        for entry in (data.get("values") or {}).values():
+                            if isinstance(entry, dict) and type(entry.get("data")) is np.ndarray:
+                                entry["data"] = entry["data"].astype(np.float64).ravel().tolist()
                         rec.trajectories.append(checks.Trajectory.from_dict(data))
                     except (WireError, TypeError, ValueError, KeyError, AttributeError) as exc:
                         raise RecorderFault(Fault.GARBLED, f"malformed trajectory: {exc}"[:200]) from None

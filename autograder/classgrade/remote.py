@@ -254,9 +254,9 @@ class Server:
     out is recorded and the next one runs. The grader's deadline outside bounds it all.
     """
 
-    def __init__(self, cells: list[str], targets: list[str], recorder, cell_seconds: float = 60.0):
+    def __init__(self, cells: list[str], targets: dict[str, str], recorder, cell_seconds: float = 60.0):
         self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
-        self.targets = targets
+        self.targets = dict(targets)          # target -> the name the student's cells define
         self.recorder = recorder
         self.cell_errors: list[dict] = []
         signal.signal(signal.SIGALRM, _alarm)
@@ -275,7 +275,7 @@ class Server:
                 signal.setitimer(signal.ITIMER_REAL, 0)
 
     def hello(self) -> dict:
-        present = {t: t in self.namespace for t in self.targets}
+        present = {t: name in self.namespace for t, name in self.targets.items()}
         return {"op": "ready", "present": present, "cell_errors": self.cell_errors}
 
     def run(self, request: dict, blobs: list[bytes]) -> tuple[dict, list[bytes]]:
@@ -292,11 +292,15 @@ class Server:
         if not isinstance(cls, type) or type(fields) is not dict:
             raise WireError("unknown scenario class")
         scenario = cls(**fields)
-        code = self.namespace.get(target)
-        code = isolated(code) if code is not None else _undefined(target)
-        trajectory = self.recorder.run_trajectory(code, scenario)
+        name = self.targets[target]
+        code = self.namespace.get(name)
+        code = isolated(code) if code is not None else _undefined(name)
+        data = self.recorder.run_trajectory(code, scenario).to_dict()
+        for entry in (data.get("values") or {}).values():     # numbers travel as arrays, not JSON lists
+            if isinstance(entry, dict) and isinstance(entry.get("data"), list):
+                entry["data"] = np.asarray(entry["data"], dtype=np.float64)
         enc = Encoder()
-        return {"op": "trajectory", "data": enc.encode(trajectory.to_dict())}, enc.blobs
+        return {"op": "trajectory", "data": enc.encode(data)}, enc.blobs
 
 
 def main(argv: list[str]) -> int:
@@ -312,7 +316,7 @@ def main(argv: list[str]) -> int:
     quiet = os.open(os.devnull, os.O_WRONLY)      # the student's prints go nowhere
     os.dup2(quiet, 1)
     os.dup2(quiet, 2)
-    server = Server(list(job["cells"]), list(job["targets"]), recorder, float(job.get("cell_seconds", 60)))
+    server = Server(list(job["cells"]), dict(job["targets"]), recorder, float(job.get("cell_seconds", 60)))
     send(sock, server.hello(), [])
     reader = Reader(sock)
     while True:
@@ -322,8 +326,8 @@ def main(argv: list[str]) -> int:
             return 0
         try:
             reply, rblobs = server.run(request, blobs)
-        except WireError as exc:
-            reply, rblobs = {"op": "error", "message": str(exc)[:300]}, []
+        except Exception as exc:  # noqa: BLE001 - a malformed request, or a recorder the student broke
+            reply, rblobs = {"op": "error", "message": f"{type(exc).__name__}: {exc}"[:300]}, []
         send(sock, reply, rblobs)
 
 

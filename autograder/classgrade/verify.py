@@ -35,11 +35,12 @@ def scenarios_for(checks_module, targets: list[str], seed: int | None) -> dict[s
 
 def verify(checks_module, targets: list[str], cells: list[str], launcher: Launcher, workdir: str, *,
            seed: int | None, part_seconds: float, deadline: float, recorder_files: tuple[str, ...],
-           recorder_module: str, cell_seconds: float = 60.0) -> tuple[dict[str, Verdict], dict[str, float]]:
+           recorder_module: str, cell_seconds: float = 60.0,
+           names: dict[str, str] | None = None) -> tuple[dict[str, Verdict], dict[str, float]]:
     """Verdicts for ``targets`` from the student's ``cells``, and the seconds each part took."""
     scenarios = scenarios_for(checks_module, targets, seed)
     recordings = record_parts(checks_module, scenarios, cells, launcher, workdir, part_seconds, deadline,
-                              recorder_files, recorder_module, cell_seconds)
+                              recorder_files, recorder_module, cell_seconds, names)
     starts = [r for r in recordings.values() if r.fault is Fault.NO_START]
     if starts:
         raise SandboxFault(f"the recorder's sandboxed process did not start ({starts[0].detail or 'no greeting'})")

@@ -262,7 +262,7 @@ class Worker:
                                       seed=self.cfg.seed, part_seconds=part_budget(self.cfg.cell_timeout),
                                       deadline=deadline, recorder_files=self.cfg.spec.recorder_files,
                                       recorder_module=self.cfg.spec.recorder_module,
-                                      cell_seconds=float(self.cfg.cell_timeout))
+                                      cell_seconds=float(self.cfg.cell_timeout), names=self.cfg.spec.names)
             except SandboxFault as exc:
                 box.fault = exc
             except Exception as exc:  # noqa: BLE001 - the grader's own bug: not graded, with the cause
