@@ -296,7 +296,7 @@ def _fixed(value, digits):
         return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return f"{value:.{digits}g}"
+    return f"{value + 0.0:.{digits}g}"        # + 0.0: -0.0 prints as 0, like the 0.0 it equals
 
 
 def _short(value, signed=False):
