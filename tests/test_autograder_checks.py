@@ -609,3 +609,11 @@ def test_two_different_numbers_never_print_the_same_in_the_table(a, b):
         assert row[2] != row[3]
     else:
         assert row[2] == row[3] and row[4] == "0"
+
+
+def test_a_nan_is_reported_as_such_not_as_a_nan_sized_error():
+    from autograder.mistakes import MISTAKES
+    r = check_optimizer(MISTAKES["adam-step-not-advanced"].make(), "Adam")
+    text = flat(r)
+    assert f"{r.labels[r.marked]}: got nan where 0.001 was expected: a NaN or an infinity never matches" in text
+    assert "= nan >" not in text
