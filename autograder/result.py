@@ -178,13 +178,19 @@ class CheckResult:
                            f"{compared}", 2))
         lines.extend(_table(self.labels or [""] * len(self.expected), self.expected, self.got,
                             self.marked))
-        if self.abs_error is not None and self.tolerance is not None:
+        finite = self.abs_error is not None and math.isfinite(self.abs_error)
+        if self.abs_error is not None and not finite and self.marked is not None:
+            lines.extend(_wrap(
+                f"{named}: got {_fixed(_number(self.got[self.marked]), 6)} where "
+                f"{_fixed(_number(self.expected[self.marked]), 6)} was expected: a NaN or an infinity "
+                "never matches a finite value.", 2))
+        elif self.abs_error is not None and self.tolerance is not None:
             lines.extend(_wrap(
                 f"{named}: |got − expected| = {_short(self.abs_error)} > tolerance "
                 f"{_short(self.tolerance)} (rtol·|expected| + atol = {_short(self.rtol)}·"
                 f"{_short(abs(_number(self.expected[self.marked])))} + {_short(self.atol)})", 2))
         w = self.worst
-        if w and w.get("tolerance"):
+        if w and w.get("tolerance") and finite and math.isfinite(w["abs_error"]):
             ratio = w["abs_error"] / w["tolerance"] if w["tolerance"] > 0 else math.inf
             lines.extend(_wrap(
                 f"largest over the scenario: {w['label']} at {self.step_label} {w['step']}, "
@@ -296,7 +302,7 @@ def _fixed(value, digits):
         return "nan"
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return f"{value:.{digits}g}"
+    return f"{value + 0.0:.{digits}g}"        # + 0.0: -0.0 prints as 0, like the 0.0 it equals
 
 
 def _short(value, signed=False):

@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from autograder import (CheckResult, Trajectory, check, check_ewma, check_optimizer,
                         check_schedule, compare, compare_all, run_trajectory, scenarios)
@@ -594,3 +594,26 @@ def test_nbgrader_validate_shows_the_report_first_and_no_grader_frame(tmp_path, 
     assert "[momentum-dampened]" in error and "..." not in error     # no line cut by Validate
     for frame_marker in ("Traceback", "result.py", "File \"", "assert_passed"):
         assert frame_marker not in error, frame_marker
+
+
+@settings(max_examples=200, deadline=None)
+@example(a=0.0, b=-0.0)
+@example(a=-1.5508551, b=-1.5508551 + 3e-8)
+@given(a=st.floats(allow_nan=False, allow_infinity=False, width=64),
+       b=st.floats(allow_nan=False, allow_infinity=False, width=64))
+def test_two_different_numbers_never_print_the_same_in_the_table(a, b):
+    """Whatever the values, the marked row shows them with digits that tell them apart."""
+    from autograder.result import _table
+    row = _table(["w[0]"], [a], [b], 0)[1].split()
+    if a != b:
+        assert row[2] != row[3]
+    else:
+        assert row[2] == row[3] and row[4] == "0"
+
+
+def test_a_nan_is_reported_as_such_not_as_a_nan_sized_error():
+    from autograder.mistakes import MISTAKES
+    r = check_optimizer(MISTAKES["adam-step-not-advanced"].make(), "Adam")
+    text = flat(r)
+    assert f"{r.labels[r.marked]}: got nan where 0.001 was expected: a NaN or an infinity never matches" in text
+    assert "= nan >" not in text

@@ -174,6 +174,7 @@ def test_the_feedback_names_every_mistake(course):
         page = html.unescape((root / "feedback" / f"mistakes-{n}" / ASSIGNMENT / f"{ASSIGNMENT}.html")
                              .read_text(encoding="utf-8"))
         flat = " ".join(page.split())          # reports wrap at word boundaries
+        assert "result.py" not in page and "site-packages" not in page   # no grader frame
         for key in keys:
             m = mistakes.MISTAKES[key]
             assert f"[{key}]" in page and " ".join(m.title.split()) in flat \
