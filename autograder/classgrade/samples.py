@@ -163,7 +163,8 @@ def build_class(course: str, assignment: str, dest: str, students: int = 40, see
 
     mist = mistake_fills(fills, assignment)
     add("perfect", {})
-    for key, (gid, src, _) in mist.items():
+    for key in list(mist)[:max(0, students - reserved - 1)]:
+        gid, src, _ = mist[key]
         add(f"mistake {key}", {gid: src})
     reserved = 3 + (len(HOSTILE_DEMO) + 3 if hostile else 0)   # perfect ones, hostile, empty, pdf, missing
     keys = list(mist)
