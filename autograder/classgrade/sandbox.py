@@ -708,6 +708,19 @@ def _cgroup_bases_cached():
     return _cgroup_bases()
 
 
+def kernel_sandbox(box: Sandbox, zygote=None, runtime_dir: str | None = None):
+    """Context manager: kernels nbgrader starts in this thread run in ``box`` (see
+    :func:`.provisioner.kernel_sandbox`)."""
+    from .provisioner import kernel_sandbox as ks
+    return ks(box, zygote=zygote, runtime_dir=runtime_dir)
+
+
+def _make_execute_class():
+    """nbgrader's Execute for sandboxed kernels (see :mod:`.provisioner`)."""
+    from .provisioner import _make_execute_class as make
+    return make()
+
+
 # ----------------------------------------------------------------------------------------
 # small helpers the grader uses
 
