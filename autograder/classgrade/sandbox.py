@@ -680,6 +680,13 @@ def spawn(argv: list[str], box: Sandbox, env: dict | None = None, zygote=None,
         cgroup = _Cgroup(caps.cgroup_version, bases, box.limits)
     try:
         plan = _make_plan(box, caps.mode, caps.namespaces, caps.view, cgroup, cwd, caps.root)
+        if plan.get("uid") is not None and not plan["view"]:
+            # no synthesised intermediate dirs: the uid needs the real paths traversable
+            for p in [p for p, _ in _interpreter_paths()] + list(box.readonly):
+                blocked = blocked_ancestor(p)
+                if blocked:
+                    raise SandboxError(f"the sandbox uid cannot reach {p}: {blocked} is not "
+                                       "traversable (no allow-list view on this machine)")
         if plan.get("uid") is not None:
             for d in (box.workdir, *box.writable):
                 prepare_dir(d, plan["uid"])
@@ -776,6 +783,19 @@ def reclaim_dir(path: str) -> None:
                         os.chmod(p, mode & 0o1777)
             except OSError:
                 pass
+
+
+def blocked_ancestor(path: str) -> str | None:
+    """The first ancestor of ``path`` (itself included) that others cannot traverse, or None."""
+    parts = os.path.realpath(path).split(os.sep)
+    for i in range(2, len(parts) + 1):
+        anc = os.sep.join(parts[:i])
+        try:
+            if os.path.isdir(anc) and not os.stat(anc).st_mode & 0o001:
+                return anc
+        except OSError:
+            return anc
+    return None
 
 
 def kill_uid(uid: int | None) -> None:

@@ -238,8 +238,8 @@ class Zygote:
         from .sandbox import last_line, spawn, SandboxError
         err = os.path.join(self.workdir, "check.stderr")
         try:
-            proc = spawn([sys.executable, "-m", "autograder.classgrade.zygote", "--check"],
-                         sandbox, zygote=self, stderr=err)
+            # a standard-library module: every view holds the interpreter, not autograder
+            proc = spawn([sys.executable, "-m", "platform"], sandbox, zygote=self, stderr=err)
         except SandboxError as exc:
             return str(exc)
         with proc:
@@ -449,6 +449,4 @@ def serve(preload: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--check"]:      # the child Zygote.check forks: reaching here is the test
-        sys.exit(0)
     serve(sys.argv[1:])
