@@ -426,6 +426,32 @@ def test_the_working_folder_is_the_graders_again_after_close(work, start):
         assert Path("/etc/shadow").stat().st_uid == 0          # the link was not followed
 
 
+@isolated
+def test_a_recorder_view_without_site_packages_imports_numpy_and_nothing_else(work, start):
+    """The recorder's student process: the interpreter, NumPy's folder, its own folder. The
+    course, nbgrader, IPython and the editable install's finder are not importable."""
+    import numpy
+    numpy_dir = os.path.dirname(os.path.realpath(numpy.__file__))
+    extra = [p for p in (numpy_dir, numpy_dir + ".libs", os.path.join(os.path.dirname(numpy_dir), "numpy.libs"))
+             if os.path.isdir(p)]
+    box = sb.Sandbox(workdir=str(work), readonly=tuple(extra), uid=_UID, site_packages=False)
+    argv = [sys.executable, "-I", "-S", "-c",
+            f"import json, sys; sys.path.insert(0, {os.path.dirname(numpy_dir)!r})\n"
+            "import numpy\n"
+            "found = {}\n"
+            "for name in ('autograder', 'dlcourse', 'nbgrader', 'IPython', 'torch'):\n"
+            "    try:\n        __import__(name); found[name] = True\n"
+            "    except ImportError:\n        found[name] = False\n"
+            "print(json.dumps([float(numpy.ones(3).sum()), found]))"]
+    out = work.parent / "recorder-out"
+    with sb.spawn(argv, box, zygote=start, stdout=str(out), stderr=str(out) + ".err") as proc:
+        assert proc.wait(60) == 0, sb.last_line(str(out) + ".err")
+    total, found = json.loads(out.read_text())
+    assert total == 3.0
+    assert found == {"autograder": False, "dlcourse": False, "nbgrader": False, "IPython": False,
+                     "torch": False}
+
+
 # ----------------------------------------------------------------------------------------
 # capabilities, degrading, and the non-root path
 

@@ -104,7 +104,10 @@ class Sandbox:
     ``workdir`` is its read-write working folder (its cwd), ``readonly`` the extra paths it may
     read (bound read-only at their real paths), ``writable`` further read-write folders (a
     kernel's connection-file dir). ``uid`` is the unprivileged uid it runs as when the grader
-    is root: give each concurrent slot its own (65534 when None).
+    is root: give each concurrent slot its own (65534 when None). ``site_packages=False``
+    leaves the venv's installed packages out of the view (the interpreter and its standard
+    library stay): for the recorder's student process, which is then given exactly the
+    packages it may import in ``readonly`` (e.g. NumPy's folder).
     """
 
     workdir: str
@@ -112,6 +115,7 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     uid: int | None = None
     writable: tuple[str, ...] = ()
+    site_packages: bool = True
 
     def __post_init__(self):
         if not self.workdir or not os.path.isdir(self.workdir):
@@ -347,12 +351,13 @@ def describe(caps: Capabilities | None = None, limits: Limits | None = None) -> 
 # the plan: everything A, B and C need, as JSON (the zygote and the launcher read it)
 
 
-def _interpreter_paths() -> list[tuple[str, str]]:
-    """(path, kind) the interpreter needs: base prefix, the venv's marker, bin and lib."""
+def _interpreter_paths(site_packages: bool = True) -> list[tuple[str, str]]:
+    """(path, kind) the interpreter needs: base prefix, the venv's marker and bin, and (with
+    ``site_packages``) its lib."""
     out = [(os.path.realpath(sys.base_prefix), "ro")]
     prefix = os.path.realpath(sys.prefix)
     if prefix != out[0][0]:
-        for name in ("pyvenv.cfg", "bin", "lib", "lib64"):
+        for name in ("pyvenv.cfg", "bin") + (("lib", "lib64") if site_packages else ()):
             p = os.path.join(prefix, name)
             if os.path.islink(p):
                 out.append((p, "link"))
@@ -406,7 +411,7 @@ def _make_plan(box: Sandbox, mode: str, ns, view: bool, cgroups, cwd: str | None
     if view:
         entries += _system_entries()
         entries += [[p, p, kind] if kind != "link" else [os.readlink(p), p, "link"]
-                    for p, kind in _interpreter_paths()]
+                    for p, kind in _interpreter_paths(box.site_packages)]
         entries += [[os.path.realpath(p)] * 2 + ["ro"] for p in box.readonly]
     inner = uid if uid is not None else outer_uid
     lim = box.limits
