@@ -478,6 +478,17 @@ def test_without_isolation_the_record_says_so(tmp_path):
     assert "NO namespaces" in r.stdout
 
 
+def test_readonly_view_leaves_out_exactly_the_excluded_paths(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "sub").mkdir(parents=True)
+    for f in ("a.py", "reference.py", "sub/b.py", "sub/secret.py"):
+        (pkg / f).write_text("")
+    view = sb.readonly_view([pkg, tmp_path / "pkg" / "sub"], exclude=[pkg / "reference.py", pkg / "sub" / "secret.py"])
+    assert set(view) == {str(pkg / "a.py"), str(pkg / "sub" / "b.py")}
+    assert sb.readonly_view([pkg], exclude=[tmp_path]) == ()
+    assert sb.readonly_view([pkg], exclude=[tmp_path / "elsewhere"]) == (str(pkg),)
+
+
 def test_bad_limits_and_boxes_are_refused_with_the_cause(tmp_path):
     with pytest.raises(ValueError, match="memory_mb"):
         sb.Limits(memory_mb=0)

@@ -144,6 +144,27 @@ def package_dirs(*names: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(out))
 
 
+def readonly_view(paths, exclude=()) -> tuple[str, ...]:
+    """``paths`` for ``Sandbox.readonly`` minus everything under ``exclude``: a path inside an
+    excluded one is dropped; a folder holding an excluded path is bound one entry at a time
+    (recursively), so the excluded file or folder is simply absent from the view."""
+    ex = {os.path.realpath(e).rstrip("/") for e in exclude}
+    out: list[str] = []
+
+    def add(p: str) -> None:
+        if any(p == e or p.startswith(e + "/") for e in ex):
+            return
+        if any(e.startswith(p + "/") for e in ex) and os.path.isdir(p) and not os.path.islink(p):
+            for name in sorted(os.listdir(p)):
+                add(os.path.join(p, name))
+        else:
+            out.append(p)
+
+    for p in paths:
+        add(os.path.realpath(p))
+    return tuple(dict.fromkeys(out))
+
+
 # ----------------------------------------------------------------------------------------
 # what the machine allows
 
