@@ -29,6 +29,17 @@ start) both call :func:`run_confined` with the same plan, so their views cannot 
 bubblewrap is not used at run time (a forked child cannot exec it and keep its preloaded
 modules); tests compare this view with bubblewrap's for the same allow-list.
 
+The API the grading worker uses::
+
+    box = Sandbox(workdir=..., readonly=package_dirs("autograder", "dlcourse"),
+                  limits=Limits(memory_mb=..., pids=..., cpu_seconds=..., tmp_mb=..., file_mb=...),
+                  uid=...)                       # a distinct uid per concurrent slot (root)
+    with spawn(argv, box, env=..., zygote=None) as proc:   # forked when the zygote can
+        proc.wait(timeout)                       # proc.pid / poll() / kill() (the whole tree)
+    with kernel_sandbox(box, zygote) as kernels: # nbgrader's kernels in this thread, sandboxed
+        ...                                      # kernels.kill_all() from a watchdog
+    capabilities(), describe()                   # what is in force, for the command's output
+
 Closing the handle (:meth:`SandboxedProcess.close`) kills the tree (the PID namespace dies with
 B; the cgroup's processes are killed as a second line), removes the cgroup, and gives the
 working folder back to the grader. The tmpfs and SysV IPC die with their namespaces.
