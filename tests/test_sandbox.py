@@ -592,3 +592,37 @@ def test_the_view_matches_bubblewraps_for_the_same_allow_list(work):
     strip = lambda xs: {x for x in xs if not x.startswith(("/dev/", "/etc/"))}  # noqa: E731
     assert strip(mine) == strip(theirs)
     assert {x for x in mine if x.startswith("/dev/")} <= {x for x in theirs if x.startswith("/dev/")}
+
+
+# ----------------------------------------------------------------------------------------
+# kernels through the provisioner
+
+
+@isolated
+@pytest.mark.parametrize("forked", [False, True])
+def test_nbgraders_execute_runs_its_kernel_in_the_sandbox(work, zygote, forked):
+    """The Execute preprocessor, under kernel_sandbox(), gets a kernel through the
+    classgrade-sandbox provisioner: PID 2 of its own namespace, the course importable, the
+    repository absent, even when the notebook names a kernelspec of its own."""
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "some-other-kernel", "display_name": "x"}
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import json, os, autograder, dlcourse\n"
+        f"print(json.dumps([os.getpid(), os.path.exists({str(REPO / '.git')!r}), os.getcwd()]))")]
+    box = sb.Sandbox(workdir=str(work), readonly=sb.package_dirs("autograder", "dlcourse"), uid=_UID)
+    execute = sb._make_execute_class()
+    with sb.kernel_sandbox(box, zygote=zygote if forked else None) as kernels:
+        execute(timeout=60).preprocess(nb, {"metadata": {"path": str(work)}})
+        assert [p.forked for p in kernels.processes] == [forked]
+    pid, git, cwd = json.loads(nb.cells[0].outputs[0]["text"])
+    assert (pid, git, cwd) == (2, False, str(work))
+    assert "JUPYTER_PATH" not in os.environ or "classgrade" not in os.environ["JUPYTER_PATH"]
+
+
+def test_the_provisioner_refuses_to_start_a_kernel_outside_kernel_sandbox():
+    import asyncio
+    from autograder.classgrade.provisioner import SandboxProvisioner
+    prov = SandboxProvisioner(kernel_id="k", kernel_spec=None, parent=None)
+    with pytest.raises(RuntimeError, match="outside kernel_sandbox"):
+        asyncio.run(prov.pre_launch())
