@@ -25,9 +25,13 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# Tests add hypothesis, nbclient, xdist, dask and torch (test-only: the course never imports it).
+# Tests add hypothesis, nbclient, xdist, dask and torch (test-only: the course never imports it),
+# and bubblewrap, which tests/test_sandbox.py uses as an independent check of the sandbox's view
+# (installed only when missing and we are root on a Debian-like system; skipped otherwise).
 $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,dask]" "$(TORCH)"
+	command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get install -y -qq bubblewrap >/dev/null; } || true
 	touch $@
 
 demo: $(BIN)/.installed

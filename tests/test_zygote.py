@@ -8,13 +8,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
+from pathlib import Path
 import subprocess
 import sys
 import time
 
 import pytest
 
-from autograder.classgrade.sandbox import Limits, Sandbox, capabilities, clean_env, plan_expose, prepare_dir
+from dataclasses import replace
+
+from autograder.classgrade import sandbox as sb
+from autograder.classgrade.sandbox import Limits, Sandbox, capabilities, clean_env, spawn
 from autograder.classgrade.zygote import ForkedProcess, Zygote
 
 CHILD = '''
@@ -45,8 +51,15 @@ if mode == "sleep":
     time.sleep(120)
 '''
 
-needs_sandbox = pytest.mark.skipif(not (capabilities().get("root") and capabilities().get("unshare")),
-                                   reason="needs root and unshare (namespaces)")
+needs_sandbox = pytest.mark.skipif(not capabilities().isolated, reason="no namespaces here")
+UID = 299990 if capabilities().root else None
+
+
+@pytest.fixture
+def no_namespaces(monkeypatch):
+    """As on a machine where the namespaces failed their self-test."""
+    weak = replace(capabilities(), mode="none", namespaces=frozenset(), view=False)
+    monkeypatch.setattr(sb, "capabilities", lambda: weak)
 
 
 @pytest.fixture(scope="module")
@@ -57,31 +70,26 @@ def zygote(tmp_path_factory):
     lib = root / "lib"
     lib.mkdir()
     (lib / "zsecret.py").write_text("VALUE = 42\n")
-    z = Zygote(str(root / "z"), ["numpy", "zsecret"], env={"PYTHONPATH": str(lib)})
+    path = os.pathsep.join(filter(None, [str(lib), os.environ.get("PYTHONPATH")]))
+    z = Zygote(str(root / "z"), ["numpy", "zsecret"], env={"PYTHONPATH": path})
     assert z.ready(60), open(root / "z" / "zygote.log").read()
     assert z.info["threads"] == 1 and not z.info["failed"]
     yield {"z": z, "root": root, "lib": str(lib)}
     z.close()
 
 
-def _box(root, name, isolate, hide=()):
+def _box(root, name):
     work = root / name
     work.mkdir()
     (work / "childinfo.py").write_text(CHILD)
-    uid = 299990 if isolate else None
-    box = Sandbox(limits=Limits(memory_mb=2048), uid=uid, isolate=isolate, cwd=str(work), hide=list(hide))
-    if isolate:
-        box.expose = plan_expose([str(work)])
-    prepare_dir(str(work), box)
-    return box, work
+    return Sandbox(workdir=str(work), limits=Limits(memory_mb=2048), uid=UID), work
 
 
 def _spawn(zyg, box, work, *args):
     out = str(work.parent / (work.name + ".out"))
-    env = clean_env({"HOME": str(work)})
-    proc = zyg["z"].spawn([sys.executable, "-m", "childinfo", *args], box, env, stdout=out,
-                          stderr=out + ".err")
-    assert proc is not None
+    proc = spawn([sys.executable, "-m", "childinfo", *args], box, env={"HOME": str(work)},
+                 zygote=zyg["z"], stdout=out, stderr=out + ".err")
+    assert proc.forked
     return proc, out
 
 
@@ -91,36 +99,55 @@ def _info(out):
 
 
 @needs_sandbox
-def test_a_forked_child_gets_the_whole_sandbox_and_loses_what_it_hides(zygote):
-    box, work = _box(zygote["root"], "iso", isolate=True, hide=[os.path.join(zygote["lib"], "zsecret.py")])
-    proc, out = _spawn(zygote, box, work, "hello")
-    assert proc.wait(60) == 0, open(out + ".err").read()
+def test_a_forked_child_gets_the_whole_sandbox_and_loses_what_its_view_lacks(zygote):
+    box, work = _box(zygote["root"], "iso")
+    with _spawn(zygote, box, work, "hello")[0] as proc:
+        out = str(work.parent / "iso.out")
+        assert proc.wait(60) == 0, open(out + ".err").read()
     info = _info(out)
-    assert info["uid"] == 299990                       # unprivileged
+    if UID is not None:
+        assert info["uid"] == UID                      # unprivileged
     assert info["ppid"] == 1                           # its parent is PID 1 of a new namespace
     assert info["cwd"] == str(work) and info["argv"] == ["hello"] and info["env_home"] == str(work)
-    assert info["as"] == 2048 * 1024 * 1024            # address-space limit
+    has_cgroup = "memory" in capabilities().cgroup_controllers
+    assert info["as"] == Limits(memory_mb=2048).address_space_mb(has_cgroup) * 1024 * 1024
     assert info["net"] is False                        # no network
-    # the zygote had imported zsecret; the child neither keeps it nor can re-import it
+    # the zygote had imported zsecret, whose folder is not in the view: the child neither
+    # keeps it nor can re-import it
     assert info["secret_loaded"] is False and info["secret_value"] is None
 
 
-def test_without_namespaces_a_child_still_gets_limits_cwd_and_its_own_process_group(zygote):
-    box, work = _box(zygote["root"], "plain", isolate=False)
+def test_without_namespaces_a_child_still_gets_limits_cwd_and_its_own_process_group(
+        zygote, no_namespaces, tmp_path_factory):
+    # without the view the uid must reach its folder through the real, traversable path
+    open_dir = Path(tempfile.mkdtemp(prefix="cg-plain-"))
+    open_dir.chmod(0o755)
+    box, work = _box(open_dir, "plain")
+    blocked = sb.blocked_ancestor(sys.base_prefix) if UID is not None else None
+    if blocked:       # the interpreter under /root (pyenv): refused with the cause, never run
+        with pytest.raises(sb.SandboxError, match=f"{blocked} is not traversable"):
+            _spawn(zygote, box, work)
+        shutil.rmtree(open_dir)
+        return
     proc, out = _spawn(zygote, box, work)
     assert proc.wait(60) == 0, open(out + ".err").read()
+    proc.close()
     info = _info(out)
-    assert info["cwd"] == str(work) and info["as"] == 2048 * 1024 * 1024
+    has_cgroup = "memory" in capabilities().cgroup_controllers
+    assert info["cwd"] == str(work)
+    assert info["as"] == Limits(memory_mb=2048).address_space_mb(has_cgroup) * 1024 * 1024
     assert info["pgid_is_group"]                       # signals to the group reach the child
     assert info["secret_loaded"] is True               # nothing hidden: nothing dropped
+    shutil.rmtree(open_dir)
 
 
 def test_children_exit_codes_are_reported_like_a_python_process(zygote):
     codes = {}
     for mode in ("ok", "exit3", "raise"):
-        box, work = _box(zygote["root"], f"code-{mode}", isolate=False)
+        box, work = _box(zygote["root"], f"code-{mode}")
         proc, out = _spawn(zygote, box, work, mode)
         codes[mode] = proc.wait(60)
+        proc.close()
     assert codes == {"ok": 0, "exit3": 3, "raise": 1}
     assert "RuntimeError: boom" in open(out + ".err").read()
 
@@ -128,15 +155,16 @@ def test_children_exit_codes_are_reported_like_a_python_process(zygote):
 def test_each_child_seeds_numpys_global_generator_afresh(zygote):
     values = []
     for k in range(3):
-        box, work = _box(zygote["root"], f"seed-{k}", isolate=False)
-        proc, out = _spawn(zygote, box, work)
-        assert proc.wait(60) == 0
+        box, work = _box(zygote["root"], f"seed-{k}")
+        with _spawn(zygote, box, work)[0] as proc:
+            assert proc.wait(60) == 0
+        out = str(work.parent / f"seed-{k}.out")
         values.append(_info(out)["rand"])
     assert len(set(values)) == 3
 
 
 def test_kill_ends_a_running_child_and_wait_honours_its_timeout(zygote):
-    box, work = _box(zygote["root"], "sleeper", isolate=False)
+    box, work = _box(zygote["root"], "sleeper")
     proc, out = _spawn(zygote, box, work, "sleep")
     deadline = time.monotonic() + 30
     while not os.path.exists(out) or not open(out).read():
@@ -147,12 +175,16 @@ def test_kill_ends_a_running_child_and_wait_honours_its_timeout(zygote):
         proc.wait(timeout=0.2)
     proc.kill()
     assert proc.wait(10) == -9
+    proc.close()
 
 
 def test_the_zygote_serves_only_python_dash_m_of_its_own_interpreter(zygote):
-    box, work = _box(zygote["root"], "foreign", isolate=False)
-    assert zygote["z"].spawn(["/usr/bin/env", "-m", "childinfo"], box, clean_env()) is None
-    assert zygote["z"].spawn([sys.executable, "childinfo.py"], box, clean_env()) is None
+    """Anything else is started through the exec launcher instead, in the same sandbox."""
+    box, work = _box(zygote["root"], "foreign")
+    for argv in (["/usr/bin/env", "-m", "childinfo"], [sys.executable, "childinfo.py"]):
+        with spawn(argv, box, zygote=zygote["z"]) as proc:
+            assert not proc.forked
+            proc.wait(30)
 
 
 def _dead_zygote(tmp_path):
@@ -171,17 +203,20 @@ def _dead_zygote(tmp_path):
 
 def test_a_dead_zygote_declines_so_the_caller_starts_the_process_itself(tmp_path):
     z = _dead_zygote(tmp_path)
-    box, work = _box(tmp_path, "late", isolate=False)
-    assert z.spawn([sys.executable, "-m", "childinfo"], box, clean_env()) is None
+    box, work = _box(tmp_path, "late")
+    with spawn([sys.executable, "-m", "childinfo"], box, zygote=z) as proc:
+        assert not proc.forked and proc.wait(60) == 0
     z.close()
 
 
 def test_check_reports_a_zygote_whose_children_cannot_start(zygote):
-    box, work = _box(zygote["root"], "check-ok", isolate=False)
-    assert zygote["z"].check(box, str(work)) is None
-    missing = str(zygote["root"] / "no-such-dir")
-    why = zygote["z"].check(box, missing)
-    assert why is not None and "status 72" in why and "no-such-dir" in why
+    box, work = _box(zygote["root"], "check-ok")
+    assert zygote["z"].check(box) is None
+    gone, gwork = _box(zygote["root"], "vanished")
+    (gwork / "childinfo.py").unlink()
+    gwork.rmdir()                                  # its working folder cannot be bound
+    why = zygote["z"].check(gone)
+    assert why is not None and f"status {sb.EXIT_SETUP_FAILED}" in why and "vanished" in why
 
 
 def test_a_reused_pid_is_not_mistaken_for_the_earlier_child_that_exited(zygote):
@@ -223,31 +258,27 @@ def test_a_pid_the_child_no_longer_holds_is_never_signalled(zygote, tmp_path):
 
 def test_a_forked_kernel_that_ended_is_never_signalled_again(zygote, monkeypatch):
     """jupyter_client interrupts the kernel of a timed-out cell even if the submission's
-    watchdog has killed it meanwhile; once the zygote reaped it, its pid and group id may be
-    anyone's, so the interrupt must go nowhere."""
+    watchdog has killed it meanwhile; once the zygote reaped it, its pid may be anyone's, so
+    the interrupt must go nowhere."""
     import asyncio
-    from autograder.classgrade import sandbox as sb
-    box, work = _box(zygote["root"], "kernel", isolate=False)
-    kdir = zygote["root"] / "kernel-dir"
-    kdir.mkdir()
-    prepare_dir(str(kdir), box)
+    import signal
+    from jupyter_client.manager import AsyncKernelManager
+    box, work = _box(zygote["root"], "kernel")
     sent = []
 
     async def start_kill_interrupt():
-        km = sb._make_kernel_manager_class()(kernel_name="python3")
+        km = AsyncKernelManager(kernel_name="python3")
         await km.start_kernel(cwd=str(work))
         proc = km.provisioner.process
-        assert isinstance(proc, ForkedProcess)            # forked, not started the ordinary way
+        assert isinstance(proc, sb.SandboxedProcess) and proc.forked   # through the provisioner
         proc.kill()                                       # the watchdog
         assert proc.wait(30) == -9
         monkeypatch.setattr(os, "killpg", lambda *args: sent.append(args))
         monkeypatch.setattr(os, "kill", lambda *args: sent.append(args))
+        monkeypatch.setattr(signal, "pidfd_send_signal", lambda *args: sent.append(args))
         await km.interrupt_kernel()                       # the timed-out cell
         await km.shutdown_kernel(now=True)
 
-    sb.set_kernel_sandbox(box, str(kdir), zygote["z"])
-    try:
+    with sb.kernel_sandbox(box, zygote=zygote["z"]):
         asyncio.run(start_kill_interrupt())
-    finally:
-        sb.set_kernel_sandbox(None, None)
     assert sent == []

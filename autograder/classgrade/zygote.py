@@ -1,25 +1,26 @@
-"""A pre-loaded process that forks sandboxed kernels and probes: Python starts once per worker.
+"""A pre-loaded process that forks sandboxed kernels and recorders: Python starts once per worker.
 
 Starting an IPython kernel costs about 0.6 s of CPU, nearly all of it importing ipykernel,
-IPython, numpy and matplotlib, and the out-of-kernel probe pays the same for numpy; a class
+IPython, numpy and matplotlib, and an out-of-kernel recorder pays the same for numpy; a class
 of 300 pays it 600 times. The zygote imports those modules once, in a process that has
-never seen a submission, and then serves ``python -m MODULE ARGS`` requests by forking::
+never seen a submission, and then serves ``python -m MODULE ARGS`` requests by forking a child
+that calls :func:`.sandbox.run_confined` with the request's plan — exactly what the exec
+launcher (``python -I -S sandbox.py --plan ...``) calls, so both paths build the same view::
 
-    zygote ── A  setsid; unshare(net, pid, mount); waits for B and exits with its status
-              └─ B  PID 1 of the new namespace: mounts /proc, hides paths, reaps (sandbox.reap)
-                 └─ C  limits, unprivileged uid, working directory; runs MODULE as __main__
+    zygote ── A  setsid; joins the cgroup; new namespaces; supervises B
+              └─ B  PID 1: allow-list view, reaper
+                 └─ C  limits, unprivileged uid; drops preloaded modules it cannot see;
+                       runs MODULE as __main__
 
-so each kernel or probe gets exactly the confinement of :func:`sandbox.wrap` (same
-``Sandbox`` spec, same :func:`sandbox.confine` / :func:`sandbox.become_untrusted`), without
-an interpreter start. Nothing secret is in the zygote's memory: it imports public libraries
-and the checks module that the test cells import anyway, never the reference
-implementations the probe must not see (C also drops any module whose file its sandbox hides).
+Nothing secret is in the zygote's memory: it imports public libraries and the checks module
+that the test cells import anyway; C also drops every preloaded module whose file is not in
+its view (a recorder, whose view lacks ``autograder/``, keeps none of the grader's modules).
 
-Protocol (JSON lines): the worker writes ``{"argv", "spec", "env", "stdout", "stderr"}`` and
+Protocol (JSON lines): the worker writes ``{"argv", "plan", "env", "stdout", "stderr"}`` and
 reads ``{"pid": N}`` (or ``{"error": ...}``); whenever an A ends the zygote writes
 ``{"exit": N, "code": C}``. It writes ``{"ready": ...}`` once its imports are done and exits
-when its stdin closes. The worker side is :class:`Zygote`; :class:`ForkedProcess` is the
-``subprocess.Popen``-like handle that jupyter_client's provisioner and the probe use.
+when its stdin closes. The worker side is :class:`Zygote` (used through
+:func:`.sandbox.spawn`); :class:`ForkedProcess` is the ``subprocess.Popen``-like handle on A.
 """
 
 from __future__ import annotations
@@ -34,9 +35,6 @@ import sys
 import threading
 import time
 
-_CLONE_NEWNS, _CLONE_NEWPID, _CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
-_MS_NOSUID, _MS_NODEV, _MS_NOEXEC, _MS_REC, _MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
-_PR_SET_PDEATHSIG = 1
 
 
 # ----------------------------------------------------------------------------------------
@@ -93,15 +91,14 @@ class ForkedProcess:
         return self.returncode
 
     def send_signal(self, sig: int) -> None:
+        """Signal A alone (through its pidfd: never a reused pid); A forwards it to the
+        command, and a SIGKILL of A ends the whole sandboxed tree with it."""
         if self.poll() is not None or not self._running():
             return
-        try:                      # the whole group: A, B and the kernel (students can't leave it
-            os.killpg(self.pid, sig)   # without their namespace dying with B)
-        except OSError:           # A has not yet made its group (just forked): A alone
-            try:
-                signal.pidfd_send_signal(self._pidfd, sig)
-            except OSError:
-                pass
+        try:
+            signal.pidfd_send_signal(self._pidfd, sig)
+        except OSError:
+            pass
 
     def terminate(self) -> None:
         self.send_signal(signal.SIGTERM)
@@ -193,15 +190,15 @@ class Zygote:
         return self._ready.wait(timeout) and self.alive
 
     # -- requests ----------------------------------------------------------------------------
-    def spawn(self, argv: list[str], sandbox, env: dict, stdout: str | None = None,
+    def spawn(self, argv: list[str], plan: dict, env: dict, stdout: str | None = None,
               stderr: str | None = None, timeout: float = 60.0) -> ForkedProcess | None:
-        """Fork ``argv`` (``python -m MODULE ARGS`` of this interpreter) inside ``sandbox``."""
+        """Fork ``argv`` (``python -m MODULE ARGS`` of this interpreter) confined by ``plan``
+        (built by :func:`.sandbox.spawn`, which callers use); None if it cannot serve."""
         if len(argv) < 3 or argv[1] != "-m" or os.path.abspath(argv[0]) != os.path.abspath(sys.executable):
             return None
         if not pidfd_supported() or not self.ready(timeout):
             return None
-        from dataclasses import asdict
-        req = {"argv": list(argv[2:]), "spec": asdict(sandbox), "env": dict(env),
+        req = {"argv": list(argv[2:]), "plan": plan, "env": dict(env),
                "stdout": stdout, "stderr": stderr}
         with self._lock:
             with self._cond:
@@ -232,27 +229,26 @@ class Zygote:
             return None
         return fd
 
-    def check(self, sandbox, workdir: str, timeout: float = 60.0) -> str | None:
-        """Fork a trivial child inside ``sandbox`` (cwd ``workdir``): None if it ran, else why not.
+    def check(self, sandbox, timeout: float = 60.0) -> str | None:
+        """Fork a trivial child inside ``sandbox``: None if it ran, else why not.
 
         A zygote that cannot confine its children (a kernel without namespaces, a seccomp
         filter) must cost speed, never a grade: the worker checks once, before any student.
         """
-        import copy
-        from .sandbox import clean_env, last_line, prepare_dir
-        box = copy.deepcopy(sandbox)
-        box.cwd = workdir
-        prepare_dir(workdir, box)
+        from .sandbox import last_line, spawn, SandboxError
         err = os.path.join(self.workdir, "check.stderr")
-        proc = self.spawn([sys.executable, "-m", "autograder.classgrade.zygote", "--check"], box,
-                          clean_env({"HOME": workdir}), stderr=err, timeout=timeout)
-        if proc is None:
-            return "the zygote did not start"
         try:
-            code = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            return "its test child did not finish"
+            # a standard-library module: every view holds the interpreter, not autograder
+            proc = spawn([sys.executable, "-m", "platform"], sandbox, zygote=self, stderr=err)
+        except SandboxError as exc:
+            return str(exc)
+        with proc:
+            if not proc.forked:
+                return "the zygote did not start"
+            try:
+                code = proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return "its test child did not finish"
         if code != 0:
             tail = last_line(err)
             return f"its test child exited with status {code}" + (f": {tail}" if tail else "")
@@ -299,28 +295,6 @@ _PIDFD: bool | None = None
 # zygote side
 
 
-def _libc():
-    import ctypes
-    import ctypes.util
-    return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-
-
-def _enter_namespaces(libc) -> None:
-    """unshare(1) ``--net --pid --mount`` (the caller's next child is PID 1)."""
-    import ctypes
-    if libc.unshare(_CLONE_NEWNS | _CLONE_NEWPID | _CLONE_NEWNET) != 0:
-        raise OSError(ctypes.get_errno(), "unshare failed")
-    # mounts made from now on stay in this namespace
-    if libc.mount(b"none", b"/", None, _MS_REC | _MS_PRIVATE, None) != 0:
-        raise OSError(ctypes.get_errno(), "making / private failed")
-
-
-def _mount_proc(libc) -> None:
-    import ctypes
-    if libc.mount(b"proc", b"/proc", b"proc", _MS_NOSUID | _MS_NODEV | _MS_NOEXEC, None) != 0:
-        raise OSError(ctypes.get_errno(), "mounting /proc failed")
-
-
 def _redirect(stdout: str | None, stderr: str | None) -> None:
     devnull = os.open(os.devnull, os.O_RDWR)
     out = os.open(stdout, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600) if stdout else devnull
@@ -331,16 +305,21 @@ def _redirect(stdout: str | None, stderr: str | None) -> None:
     os.closerange(3, os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 4096)
 
 
-def _hidden_modules(spec: dict) -> list[str]:
-    """Loaded modules whose source the sandbox hides (they must not stay importable)."""
-    hidden = [os.path.realpath(p) for p in spec.get("hide") or []]
+def _invisible_modules(plan: dict) -> list[str]:
+    """Loaded modules whose file is outside the child's view (they must not stay usable)."""
+    if not plan.get("view"):
+        return []
+    roots = tuple(e[1].rstrip("/") + "/" for e in plan["entries"] if e[2] in ("ro", "rw"))
+    seen: dict[str, bool] = {}               # per directory: realpath costs a stat per part
     out = []
     for name, mod in list(sys.modules.items()):
         path = getattr(mod, "__file__", None)
         if not path:
             continue
-        real = os.path.realpath(path)
-        if any(real == h or real.startswith(h.rstrip(os.sep) + os.sep) for h in hidden):
+        folder = os.path.dirname(path)
+        if folder not in seen:
+            seen[folder] = (os.path.realpath(folder) + "/").startswith(roots)
+        if not seen[folder]:
             out.append(name)
     return out
 
@@ -351,8 +330,7 @@ def _run_module(req: dict) -> None:
     code = 0
     try:
         module, args = req["argv"][0], list(req["argv"][1:])
-        spec = req["spec"]
-        for name in _hidden_modules(spec):
+        for name in _invisible_modules(req["plan"]):
             del sys.modules[name]
         os.environ.clear()
         os.environ.update(req.get("env") or {})
@@ -380,7 +358,7 @@ def _run_module(req: dict) -> None:
         os._exit(code)
 
 
-def _child(req: dict, libc) -> None:
+def _child(req: dict) -> None:
     """In A, just forked from the zygote (never returns)."""
     from . import sandbox as sb
     try:
@@ -389,26 +367,12 @@ def _child(req: dict, libc) -> None:
             signal.signal(sig, signal.SIG_DFL)
         os.setsid()
         _redirect(req.get("stdout"), req.get("stderr"))
-        spec = req["spec"]
-        if spec.get("isolate"):
-            _enter_namespaces(libc)
-            pid = os.fork()
-            if pid:
-                sb.reap(pid)               # A: wait for B, exit with its status
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)    # B dies with A
-            _mount_proc(libc)
-            sb.confine(spec)
-        pid = os.fork()
-        if pid:
-            sb.reap(pid)                   # B (or A without namespaces): reap, then exit
-        signal.signal(signal.SIGINT, signal.default_int_handler)     # as in a new Python
-        sb.become_untrusted(spec)
     except BaseException as exc:  # noqa: BLE001 - never fall back into the zygote's loop
         try:
             os.write(2, f"zygote: cannot start {req.get('argv')}: {exc}\n".encode())
         finally:
-            os._exit(72)
-    _run_module(req)
+            os._exit(sb.EXIT_SETUP_FAILED)
+    sb.run_confined(req["plan"], lambda: _run_module(req))
 
 
 def serve(preload: list[str]) -> None:
@@ -425,7 +389,7 @@ def serve(preload: list[str]) -> None:
                 getattr(mod, func)()
         except Exception as exc:  # noqa: BLE001 - a missing optional module costs speed only
             failed.append(f"{name}: {type(exc).__name__}: {exc}")
-    libc = _libc()
+    sandbox._libc()                          # load libc once, not in every child
     out = sys.stdout.buffer
     inp = sys.stdin.buffer.fileno()
     wake_r, wake_w = os.pipe()
@@ -479,12 +443,10 @@ def serve(preload: list[str]) -> None:
             if pid == 0:
                 os.close(wake_r)
                 os.close(wake_w)
-                _child(req, libc)
+                _child(req)
             children.add(pid)
             send({"pid": pid})
 
 
 if __name__ == "__main__":
-    if sys.argv[1:] == ["--check"]:      # the child Zygote.check forks: reaching here is the test
-        sys.exit(0)
     serve(sys.argv[1:])
