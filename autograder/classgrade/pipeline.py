@@ -157,14 +157,14 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
                 zip_path: str | None = None, roster: str | None = None, workers: int | None = None,
                 timeout: int = 300, cell_timeout: int = 60, executor: str = "process",
                 scheduler: str | None = None, checks: str | None = None, zip_regexp: str | None = None,
-                progress: bool = True, memory_mb: int = 3072, sandbox: bool = True, preload: bool = True,
+                progress: bool = True, memory_mb: int = 3072, preload: bool = True,
                 seed: int | None = None, exports: tuple[str, ...] = (), preflight: bool = True,
                 hide: tuple[str, ...] = ()) -> Summary:
     """Grade every submission and write grades.csv, feedback, gradebook and report into ``out``."""
     from tqdm import tqdm
 
     from . import pool as pools
-    from .sandbox import Sandbox, capabilities, describe
+    from .sandbox import Limits, capabilities, describe
     t0 = time.monotonic()
     course, out = os.path.abspath(course), os.path.abspath(out)
     spec = load_spec(course, assignment, checks)
@@ -201,10 +201,8 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
     pp = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     cfg = GradeConfig(spec=spec, course=course, out=out, template=template, seed=seed,
                       cell_timeout=int(cell_timeout), timeout=int(timeout), memory_mb=memory_mb, hide=hide,
-                      sandbox=sandbox, extra_pythonpath=pp, preload=preload)
-    caps = capabilities() if sandbox else {}
-    sandbox_text = describe(Sandbox(uid=1 if caps.get("root") and caps.get("unshare") else None,
-                                    isolate=bool(caps.get("unshare")))).replace("uid 1", "a uid per worker")
+                      extra_pythonpath=pp, preload=preload)
+    sandbox_text = describe(capabilities(), Limits(memory_mb=int(memory_mb), cpu_seconds=max(60, int(timeout) + 30)))
     print(f"sandbox: {sandbox_text}", file=sys.stderr)
     tasks = _tasks(collection, spec)
     workers = workers or os.cpu_count() or 1

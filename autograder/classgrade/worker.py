@@ -49,7 +49,6 @@ class GradeConfig:
     timeout: int = 300          # wall-clock budget of one submission (kernel run and recorder)
     memory_mb: int = 3072
     hide: list = field(default_factory=list)
-    sandbox: bool = True
     extra_pythonpath: list = field(default_factory=list)
     preload: bool = True
 
@@ -109,9 +108,11 @@ class Worker:
     """One grading slot: a course copy, a gradebook, nbgrader loaded, a sandbox uid."""
 
     def __init__(self, cfg: GradeConfig):
+        import importlib
+
         from nbgrader.apps import NbGraderAPI
 
-        from .sandbox import Limits, Sandbox, capabilities
+        from .sandbox import capabilities
         self.cfg = cfg
         tid = threading.get_ident() % 997
         host = "".join(ch for ch in socket.gethostname() if ch.isalnum() or ch in "-.")[:40] or "host"
@@ -130,27 +131,32 @@ class Worker:
         shutil.copy(os.path.join(cfg.template, "gradebook.db"), os.path.join(self.course, "gradebook.db"))
         for sub in ("submitted", "autograded", "feedback"):
             os.makedirs(os.path.join(self.course, sub), exist_ok=True)
-        os.chmod(self.dir, 0o700)
-        caps = capabilities() if cfg.sandbox else {"root": False, "unshare": False}
-        self.isolate = bool(caps.get("unshare"))
-        uid = 200000 + (os.getpid() % 100000) * 8 + (tid % 8) if caps.get("root") and self.isolate else None
-        self.sandbox = Sandbox(limits=Limits(memory_mb=cfg.memory_mb, cpu_seconds=max(60, int(cfg.timeout) + 30)),
-                               uid=uid, isolate=self.isolate, hide=list(cfg.hide), stage=None)
+        os.chmod(self.dir, 0o700)         # the sandbox's view binds what it needs: nothing here is reachable
+        os.chmod(os.path.join(self.course, "gradebook.db"), 0o600)
+        caps = capabilities()
+        # a distinct unprivileged uid per concurrent slot (root only)
+        self.uid = 200000 + (os.getpid() % 100000) * 8 + (tid % 8) if caps.uid_switching else None
         self.api = NbGraderAPI(config=nbgrader_config(cfg, self.course))
-        import importlib
         self.checks = importlib.import_module(cfg.spec.checks)
         self._fb = None
         self._scan = None
+        self._kernel_view = None
 
     # -- sandboxes ---------------------------------------------------------------------
-    def _box(self, cwd: str, private: list[str]):
-        from .sandbox import plan_expose
-        box = copy.deepcopy(self.sandbox)
-        box.cwd = cwd
-        box.keep = list(self.cfg.extra_pythonpath)
-        if box.isolate and box.uid is not None:
-            box.expose = plan_expose(private + [cwd] + list(self.cfg.extra_pythonpath))
-        return box
+    def limits(self):
+        from .sandbox import Limits
+        return Limits(memory_mb=int(self.cfg.memory_mb), cpu_seconds=max(60, int(self.cfg.timeout) + 30))
+
+    def kernel_view(self) -> tuple[str, ...]:
+        """What a kernel may read besides the interpreter: the course's two packages (so the
+        notebook imports its checks and the reference, as on a student's machine), and the
+        instructor's extra PYTHONPATH; minus everything --hide names."""
+        if self._kernel_view is None:
+            from .sandbox import package_dirs, readonly_view
+            paths = list(package_dirs("autograder", "dlcourse")) + [p for p in self.cfg.extra_pythonpath
+                                                                    if os.path.exists(p)]
+            self._kernel_view = readonly_view(paths, exclude=self.cfg.hide)
+        return self._kernel_view
 
     def _kernel_zygote(self):
         """The kernel zygote, checked before first use (a fault there costs speed, not a grade)."""
@@ -158,9 +164,10 @@ class Worker:
         if z is None:
             return None
         if not self._zygote_checked:
+            from .sandbox import Sandbox
             self._zygote_checked = True
             cdir = self._reset(os.path.join(self.dir, "check-kernel"))
-            why = z.check(self._box(cdir, [cdir]), cdir)
+            why = z.check(Sandbox(workdir=cdir, readonly=self.kernel_view(), limits=self.limits(), uid=self.uid))
             if why is not None:
                 print(f"warning: worker {self.name}: kernel zygote unusable ({why}); starting kernels "
                       "the ordinary way", file=sys.stderr)
@@ -174,28 +181,15 @@ class Worker:
         return z
 
     def launcher(self, argv: list[str], workdir: str, lib: str):
-        """Start the recorder's server in the sandbox (its own folder, nothing of the grader)."""
-        import subprocess
-
+        """Start the recorder's server in the sandbox: its own folder, the interpreter's standard
+        library and NumPy, nothing of the course or of the grader."""
         from . import sandbox as sb
-        from .recorder import Launched
-        box = self._box(workdir, [workdir])
-        sb.prepare_dir(workdir, box)
-        env = sb.clean_env({"HOME": workdir})
-        env.pop("PYTHONPATH", None)
-        proc = subprocess.Popen(sb.wrap(argv, box), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, env=env, cwd=workdir, start_new_session=True)
-
-        def close():
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, 9)
-                except OSError:
-                    proc.kill()
-            proc.wait()
-            if not box.isolate:
-                sb.kill_uid(box.uid)
-        return Launched(proc.poll, close)
+        from .recorder import NUMPY_DIR, Launched
+        numpy = [p for p in (NUMPY_DIR, os.path.join(os.path.dirname(NUMPY_DIR), "numpy.libs")) if os.path.exists(p)]
+        box = sb.Sandbox(workdir=workdir, readonly=tuple(numpy), limits=self.limits(), uid=self.uid,
+                         site_packages=False)
+        proc = sb.spawn(argv, box, env={"HOME": workdir})
+        return Launched(proc.poll, proc.close)
 
     def close(self) -> None:
         if self.zygote is not None:
@@ -284,26 +278,13 @@ class Worker:
         if task.timestamp:
             with open(os.path.join(sub_dir, "timestamp.txt"), "w") as fh:
                 fh.write(task.timestamp)
-        kdir = self._reset(os.path.join(self.dir, "kern"))
         auto_dir = os.path.join(self.course, "autograded", sid, spec.name)
-        box = self._box(auto_dir, [kdir])
-        sb.prepare_dir(kdir, box)
-        sb.set_kernel_sandbox(box, kdir, self._kernel_zygote())
-        started = sb.kernel_processes(live=True)
-
-        def kill_all():
-            for prov in list(started):
-                try:
-                    prov.process.kill()
-                except Exception:  # noqa: BLE001 - already gone
-                    pass
-        try:
+        os.makedirs(auto_dir, exist_ok=True)
+        box = sb.Sandbox(workdir=auto_dir, readonly=self.kernel_view(), limits=self.limits(), uid=self.uid)
+        with sb.kernel_sandbox(box, self._kernel_zygote()) as kernels:
             execution = kernel_run(self.api, spec.name, sid, os.path.join(auto_dir, spec.notebook + ".ipynb"),
-                                   deadline, kill_all)
-        finally:
-            sb.set_kernel_sandbox(None, None)
-            if not box.isolate:
-                sb.kill_uid(box.uid)
+                                   deadline, kernels.kill_all)
+        sb.reclaim_dir(auto_dir)
         scores = self._read_scores(sid) if execution.autograded else {}
         k = execution.kernel
         execution.kernel = KernelRun(k.completed, scores, k.timed_out, k.died, k.cell_timeouts)
