@@ -212,7 +212,7 @@ def test_plus_equals_average_grows_the_first_moment_geometrically(lecture05):
 
 LECTURE06_INLINE = ("AdamAblation", "lbfgs", "rosenbrock_hessian", "logistic", "logistic_init", "mlp", "mlp_init",
                     "train", "predict_proba", "evaluate", "average_of_weights", "newton_path", "noisy_gd",
-                    "escape_steps", "predicted_escape")
+                    "escape_steps", "predicted_escape", "basin_width")
 
 
 @pytest.fixture(scope="module")

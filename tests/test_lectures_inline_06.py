@@ -54,6 +54,20 @@ def test_train_reads_a_cosine_schedule_within_the_epoch(lecture06):
     assert seen[0] == 0.0 and max(seen) == pytest.approx(0.3)
 
 
+def test_basin_width_measures_the_decades_within_the_tolerance(lecture06):
+    """A V-shaped mean curve 1 + |log10 lr + 1.5| is within 10 % of its best over 0.2 decades (± one fine step)."""
+    sweep_lrs = 10.0 ** np.arange(-3.0, 0.01, 0.5)
+    lecture06["sweep_lrs"] = sweep_lrs                  # basin_width reads the notebook's grid
+    v_shape = 1.0 + np.abs(np.log10(sweep_lrs) + 1.5)
+    losses = np.column_stack([v_shape, v_shape])         # two identical "seeds"
+    assert abs(lecture06["basin_width"](losses) - 0.2) <= 0.5 / 20
+    diverged = losses.copy()
+    diverged[-1] = np.inf                                # a diverged lr is never inside the basin
+    assert lecture06["basin_width"](diverged) == lecture06["basin_width"](losses)
+    flat = np.ones_like(losses)
+    assert lecture06["basin_width"](flat) == pytest.approx(3.0 + 0.5 / 20)
+
+
 # ----------------------------------------------------------------------------- evaluation and averaging
 
 
