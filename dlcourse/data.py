@@ -14,6 +14,8 @@ r"""Small deterministic data sets, generated in code (nothing is downloaded or s
 * :func:`classification_set` — a small multi-class set (default 2000 × 20) for
   Adam-paper style comparisons (Kingma & Ba 2015, section 6: logistic regression
   and a multi-layer network).
+* :func:`validation_split` — hold out a stratified validation set from a training
+  set, for choosing hyperparameters without touching the test set.
 
 Every function takes a ``seed`` and builds its own ``np.random.default_rng(seed)``:
 the same seed gives exactly the same data.
@@ -33,6 +35,7 @@ __all__ = [
     "word_category",
     "ClassificationSet",
     "classification_set",
+    "validation_split",
     "WORDS",
     "SYNONYMS",
     "PAD_LEFT",
@@ -432,3 +435,48 @@ def classification_set(
         y_test=y_test,
         n_classes=n_classes,
     )
+
+
+def validation_split(X, y, fraction: float = 0.2, seed: int = 0):
+    r"""Hold out a stratified random validation set: ``(X_fit, y_fit, X_val, y_val)``.
+
+    Hyperparameters (a learning rate, a schedule, when to stop) are chosen on data
+    the model was not fitted to and that is *not* the test set, so that the test
+    score stays an unbiased estimate of the chosen model (CS231n, "Hyperparameter
+    optimization"; Goodfellow et al., *Deep Learning*, 2016, §5.3.1).
+
+    From every class c with :math:`n_c` rows, :math:`\operatorname{round}(\text{fraction}\cdot n_c)`
+    rows, drawn at random, go to the validation set, so class proportions are kept
+    in both parts. Both parts keep the original row order (a subsequence of ``X``),
+    so a training loop's own shuffling is unaffected by how the split was drawn.
+
+    Parameters
+    ----------
+    X : array (N, ...), rows are examples.
+    y : int array (N,), class labels.
+    fraction : float in (0, 1), the share of each class held out.
+    seed : int; the same seed gives the same split.
+
+    Returns
+    -------
+    X_fit, y_fit, X_val, y_val : the kept rows and the held-out rows (copies).
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"y must be a 1-D array of labels, got shape {y.shape}")
+    if X.ndim < 1 or len(X) != len(y):
+        raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
+    if not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"y must hold integer class labels, got dtype {y.dtype}")
+    if isinstance(fraction, bool) or not (isinstance(fraction, numbers.Real) and 0.0 < fraction < 1.0):
+        raise ValueError(f"fraction must lie in (0, 1), got {fraction!r}")
+    rng = _rng(seed)
+    held_out = np.zeros(len(y), dtype=bool)
+    for label in np.unique(y):
+        rows = np.flatnonzero(y == label)
+        held_out[rng.choice(rows, size=int(round(fraction * len(rows))), replace=False)] = True
+    if held_out.all() or not held_out.any():
+        raise ValueError(
+            f"fraction {fraction} of {len(y)} rows leaves an empty fitting or validation set"
+        )
+    return X[~held_out], y[~held_out], X[held_out], y[held_out]
