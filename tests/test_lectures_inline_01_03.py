@@ -47,7 +47,8 @@ def load_functions(notebook: str, *names: str) -> dict:
 
 @pytest.fixture(scope="module")
 def lecture01():
-    return load_functions("01_backprop.ipynb", "window_score_and_grads", "buggy_grad_W", "forward_difference")
+    return load_functions("01_backprop.ipynb", "window_score_and_grads", "buggy_grad_W", "forward_difference",
+                          "deep_score_and_grads")
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "hard_tanh", "leaky_relu"])
@@ -118,6 +119,63 @@ def test_inline_forward_difference_is_first_order_close_to_the_centered_one(lect
     assert_array_equal(x, before)  # the perturbation is undone
     assert relative_error(one_sided, numerical_gradient(f, x)) < 1e-5
 
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "leaky_relu"])
+def test_inline_delta_recursion_with_one_layer_is_the_window_model(lecture01, activation):
+    """L = 1: the recursion has nothing to recurse on and must give dlcourse.window's score and ∂s/∂W, ∂s/∂b, ∂s/∂u."""
+    rng = np.random.default_rng(8)
+    params = window.init_params(9, 3, window=5, hidden=4, rng=rng)
+    params["b"] += rng.normal(size=4)
+    ids = np.array([3, 1, 4, 1, 5])
+    f, f_prime = layers.ACTIVATIONS[activation]
+    s, grads, deltas = lecture01["deep_score_and_grads"](
+        [params["W"]], [params["b"]], params["U"], params["L"][ids].reshape(-1), f=f, f_prime=f_prime)
+    s_ref, cache = window.forward(params, ids, activation=activation)
+    ref = window.backward(params, cache)
+    assert_allclose(s, s_ref, rtol=1e-12, atol=1e-14)
+    assert set(grads) == {"W1", "b1", "u"} and len(deltas) == 1
+    assert_allclose(grads["W1"], ref["W"], rtol=1e-12, atol=1e-14)
+    assert_allclose(grads["b1"], ref["b"], rtol=1e-12, atol=1e-14)
+    assert_allclose(grads["u"], ref["U"], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "leaky_relu"])
+@pytest.mark.parametrize("widths", [[4, 3], [6, 5, 4], [7, 6, 5, 4, 3, 2]])
+def test_inline_delta_recursion_passes_a_gradient_check_at_every_layer(lecture01, activation, widths):
+    """δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ∘ f'(z^(l)): every W^(l), b^(l) and u agrees with centered differences."""
+    rng = np.random.default_rng(len(widths))
+    f, f_prime = layers.ACTIVATIONS[activation]
+    Ws = [rng.normal(scale=1 / np.sqrt(a), size=(b, a)) for a, b in zip(widths[:-1], widths[1:])]
+    bs = [rng.normal(scale=0.3, size=b) for b in widths[1:]]
+    u, x = rng.normal(size=widths[-1]), rng.normal(size=widths[0])
+    _, grads, deltas = lecture01["deep_score_and_grads"](Ws, bs, u, x, f=f, f_prime=f_prime)
+    assert len(deltas) == len(Ws)
+    score = lambda _: lecture01["deep_score_and_grads"](Ws, bs, u, x, f=f, f_prime=f_prime)[0]
+    arrays = {**{f"W{l}": W for l, W in enumerate(Ws, 1)}, **{f"b{l}": b for l, b in enumerate(bs, 1)}, "u": u}
+    assert set(grads) == set(arrays)
+    for name, array in arrays.items():
+        result = check_gradient(score, array, grads[name])
+        assert result, f"{name}: {result}"
+
+
+def test_inline_delta_recursion_equals_lecture03s_mlp_backward(lecture01, lecture03):
+    """Two hand-written backward passes in two lectures agree: lecture 03's ReLU MLP with one output (no dropout,
+    zero output bias) is lecture 01's s = uᵀh^(L) with u the output weights."""
+    params = lecture03["init_mlp"]([5, 6, 4, 3, 1], np.random.default_rng(0))
+    bias_rng = np.random.default_rng(1)
+    for k in (1, 2, 3):
+        params[f"b{k}"] = bias_rng.normal(scale=0.5, size=params[f"b{k}"].shape)
+    x = np.random.default_rng(2).normal(size=5)
+    logits, caches = lecture03["mlp_forward"](params, x[None, :], 1.0, 1.0, None, train=False)
+    ref = lecture03["mlp_backward"](params, caches, np.ones((1, 1)))
+    s, grads, _ = lecture01["deep_score_and_grads"](
+        [params["W1"], params["W2"], params["W3"]], [params["b1"], params["b2"], params["b3"]], params["W4"][0], x,
+        f=layers.relu, f_prime=layers.relu_grad)
+    assert_allclose(s, logits[0, 0], rtol=1e-12)
+    for k in (1, 2, 3):
+        assert_allclose(grads[f"W{k}"], ref[f"W{k}"], rtol=1e-12, atol=1e-14, err_msg=f"W{k}")
+        assert_allclose(grads[f"b{k}"], ref[f"b{k}"], rtol=1e-12, atol=1e-14, err_msg=f"b{k}")
+    assert_allclose(grads["u"], ref["W4"][0], rtol=1e-12, atol=1e-14)
 
 # ----------------------------------------------------------------------------- lecture 02
 
