@@ -182,7 +182,8 @@ def test_inline_delta_recursion_equals_lecture03s_mlp_backward(lecture01, lectur
 
 @pytest.fixture(scope="module")
 def lecture02():
-    return load_functions("02_nonlinearities_init_regularization.ipynb", "train_two_units", "deep_forward")
+    return load_functions("02_nonlinearities_init_regularization.ipynb", "train_two_units", "deep_forward_backward",
+                          "fit_softmax")
 
 
 def _two_unit_problem(seed=0):
@@ -215,17 +216,79 @@ def test_inline_two_units_with_identical_init_stay_exactly_identical(lecture02):
     assert np.max(np.abs(rand[-1, 0] - rand[-1, 1])) > 1e-3
 
 
-def test_inline_deep_forward_uses_the_library_activation_and_derivative(lecture02):
-    """deep_forward returns one activation per layer, and tanh'(z) means agree with layers.tanh_grad."""
+def _replay_deep_network(make_W, seed, n_layers, width, batch):
+    """The random draws of deep_forward_backward, in its order: input batch, one W per layer, upstream gradient."""
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((batch, width))
+    weights = [make_W(width, width, rng) for _ in range(n_layers)]
+    upstream = rng.standard_normal((batch, width)) / batch
+    return h, weights, upstream
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_inline_deep_forward_backward_uses_the_library_activation_and_derivative(lecture02, activation):
+    """One activation per layer, f(z) and mean f'(z) from dlcourse.layers, layer by layer."""
     from dlcourse import init
 
-    acts, mean_grad = lecture02["deep_forward"](init.xavier_normal, "tanh", n_layers=3, width=20, batch=10, seed=4)
-    assert len(acts) == 3 and all(a.shape == (10, 20) for a in acts)
-    rng = np.random.default_rng(4)
-    h = rng.standard_normal((10, 20))
-    z = h @ init.xavier_normal(20, 20, rng).T
-    assert_allclose(acts[0], layers.tanh(z), rtol=1e-12)
-    assert_allclose(mean_grad[0], np.mean(layers.tanh_grad(z)), rtol=1e-12)
+    acts, mean_grad, grads_W = lecture02["deep_forward_backward"](init.xavier_normal, activation, n_layers=3,
+                                                                  width=20, batch=10, seed=4)
+    assert len(acts) == len(mean_grad) == len(grads_W) == 3
+    assert all(a.shape == (10, 20) for a in acts) and all(g.shape == (20, 20) for g in grads_W)
+    f, f_prime = layers.ACTIVATIONS[activation]
+    h, weights, _ = _replay_deep_network(init.xavier_normal, 4, 3, 20, 10)
+    for layer, W in enumerate(weights):
+        z = h @ W.T
+        h = f(z)
+        assert_allclose(acts[layer], h, rtol=1e-12, atol=1e-15)
+        assert_allclose(mean_grad[layer], np.mean(f_prime(z)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "leaky_relu"])
+def test_inline_deep_backward_gives_the_gradient_of_the_upstream_weighted_output(lecture02, activation):
+    """grads_W[l] is ∂J/∂W^(l) for J = Σ upstream ∘ h^(top): centered differences agree at every layer."""
+    from dlcourse import init
+
+    n_layers, width, batch, seed = 4, 6, 5, 7
+    _, _, grads_W = lecture02["deep_forward_backward"](init.xavier_normal, activation, n_layers, width, batch, seed)
+    h0, weights, upstream = _replay_deep_network(init.xavier_normal, seed, n_layers, width, batch)
+    f = layers.ACTIVATIONS[activation][0]
+
+    def J(_):
+        h = h0
+        for W in weights:
+            h = f(h @ W.T)
+        return float(np.sum(upstream * h))
+
+    for layer, W in enumerate(weights):
+        result = check_gradient(J, W, grads_W[layer])
+        assert result, f"layer {layer + 1}: {result}"
+
+
+def test_inline_fit_softmax_steps_down_the_cross_entropy_gradient(lecture02):
+    """One step of fit_softmax is −lr × the numerical gradient of the mean cross-entropy, for W and for b."""
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(30, 4)), rng.integers(0, 3, size=30)
+    W, b, lr = rng.normal(size=(3, 4)), rng.normal(size=3), 0.2
+    W_before, b_before = W.copy(), b.copy()
+    losses = lecture02["fit_softmax"](W, b, X, y, lr=lr, steps=1)
+    assert_array_equal(W, W_before)
+    assert_array_equal(b, b_before)   # the start is copied, not changed
+    loss = lambda W_, b_: layers.softmax_cross_entropy(X @ W_.T + b_, y)[0]
+    assert losses.shape == (2,)
+    assert_allclose(losses[0], loss(W, b), rtol=1e-12)
+    grad_W = numerical_gradient(lambda W_: loss(W_, b), W.copy())
+    grad_b = numerical_gradient(lambda b_: loss(W, b_), b.copy())
+    assert_allclose(losses[1], loss(W - lr * grad_W, b - lr * grad_b), rtol=1e-7)
+
+
+def test_inline_fit_softmax_from_the_log_priors_starts_at_their_entropy(lecture02):
+    """W = 0, b = log π (π the label frequencies): the first loss is H(π); with b = 0 it is ln C."""
+    y = np.array([0] * 90 + [1] * 7 + [2] * 3)
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    priors = np.bincount(y) / len(y)
+    start = lecture02["fit_softmax"](np.zeros((3, 2)), np.log(priors), X, y, steps=1)[0]
+    assert_allclose(start, -np.sum(priors * np.log(priors)), rtol=1e-12)
+    assert_allclose(lecture02["fit_softmax"](np.zeros((3, 2)), np.zeros(3), X, y, steps=1)[0], np.log(3), rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- lecture 03
