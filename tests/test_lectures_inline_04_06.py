@@ -197,6 +197,15 @@ def test_train_records_the_update_to_weight_ratio_and_leaves_the_start_untouched
     assert np.isfinite(from_zero["update_ratio"][1])
 
 
+@pytest.mark.parametrize("record_every, expected_points", [(0, 2), (None, 7 + 1), (3, 3 + 1)])
+def test_train_records_the_full_loss_where_asked(lecture04_training, record_every, expected_points):
+    """record_every=0: only the start and the end; None: every step when an epoch has fewer than 20; k: every k-th."""
+    ns = _lecture04_with_data(lecture04_training)
+    _, log = ns["train"](ns["X_train"], ns["y_train"], batch_size=6, lr=0.1, epochs=1, record_every=record_every)
+    assert len(log["batch_loss"]) == 7                  # ⌈40/6⌉ steps
+    assert len(log["full_loss"]) == len(log["epoch"]) == len(log["seconds"]) == expected_points
+    assert log["epoch"][0] == 0.0 and log["epoch"][-1] == 1.0
+
 def test_log_uniform_is_uniform_in_the_exponent(lecture04_training):
     """10^U(log10 low, log10 high): each decade gets the same share, and the rng makes it reproducible."""
     draw = lecture04_training["log_uniform"]
