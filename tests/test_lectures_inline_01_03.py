@@ -47,7 +47,8 @@ def load_functions(notebook: str, *names: str) -> dict:
 
 @pytest.fixture(scope="module")
 def lecture01():
-    return load_functions("01_backprop.ipynb", "window_score_and_grads", "buggy_grad_W", "forward_difference")
+    return load_functions("01_backprop.ipynb", "window_score_and_grads", "buggy_grad_W", "forward_difference",
+                          "deep_score_and_grads")
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "hard_tanh", "leaky_relu"])
@@ -119,12 +120,70 @@ def test_inline_forward_difference_is_first_order_close_to_the_centered_one(lect
     assert relative_error(one_sided, numerical_gradient(f, x)) < 1e-5
 
 
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid", "leaky_relu"])
+def test_inline_delta_recursion_with_one_layer_is_the_window_model(lecture01, activation):
+    """L = 1: the recursion has nothing to recurse on and must give dlcourse.window's score and ∂s/∂W, ∂s/∂b, ∂s/∂u."""
+    rng = np.random.default_rng(8)
+    params = window.init_params(9, 3, window=5, hidden=4, rng=rng)
+    params["b"] += rng.normal(size=4)
+    ids = np.array([3, 1, 4, 1, 5])
+    f, f_prime = layers.ACTIVATIONS[activation]
+    s, grads, deltas = lecture01["deep_score_and_grads"](
+        [params["W"]], [params["b"]], params["U"], params["L"][ids].reshape(-1), f=f, f_prime=f_prime)
+    s_ref, cache = window.forward(params, ids, activation=activation)
+    ref = window.backward(params, cache)
+    assert_allclose(s, s_ref, rtol=1e-12, atol=1e-14)
+    assert set(grads) == {"W1", "b1", "u"} and len(deltas) == 1
+    assert_allclose(grads["W1"], ref["W"], rtol=1e-12, atol=1e-14)
+    assert_allclose(grads["b1"], ref["b"], rtol=1e-12, atol=1e-14)
+    assert_allclose(grads["u"], ref["U"], rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "leaky_relu"])
+@pytest.mark.parametrize("widths", [[4, 3], [6, 5, 4], [7, 6, 5, 4, 3, 2]])
+def test_inline_delta_recursion_passes_a_gradient_check_at_every_layer(lecture01, activation, widths):
+    """δ^(l) = (W^(l+1)ᵀ δ^(l+1)) ∘ f'(z^(l)): every W^(l), b^(l) and u agrees with centered differences."""
+    rng = np.random.default_rng(len(widths))
+    f, f_prime = layers.ACTIVATIONS[activation]
+    Ws = [rng.normal(scale=1 / np.sqrt(a), size=(b, a)) for a, b in zip(widths[:-1], widths[1:])]
+    bs = [rng.normal(scale=0.3, size=b) for b in widths[1:]]
+    u, x = rng.normal(size=widths[-1]), rng.normal(size=widths[0])
+    _, grads, deltas = lecture01["deep_score_and_grads"](Ws, bs, u, x, f=f, f_prime=f_prime)
+    assert len(deltas) == len(Ws)
+    score = lambda _: lecture01["deep_score_and_grads"](Ws, bs, u, x, f=f, f_prime=f_prime)[0]
+    arrays = {**{f"W{l}": W for l, W in enumerate(Ws, 1)}, **{f"b{l}": b for l, b in enumerate(bs, 1)}, "u": u}
+    assert set(grads) == set(arrays)
+    for name, array in arrays.items():
+        result = check_gradient(score, array, grads[name])
+        assert result, f"{name}: {result}"
+
+
+def test_inline_delta_recursion_equals_lecture03s_mlp_backward(lecture01, lecture03):
+    """Two hand-written backward passes in two lectures agree: lecture 03's ReLU MLP with one output (no dropout,
+    zero output bias) is lecture 01's s = uᵀh^(L) with u the output weights."""
+    params = lecture03["init_mlp"]([5, 6, 4, 3, 1], np.random.default_rng(0))
+    bias_rng = np.random.default_rng(1)
+    for k in (1, 2, 3):
+        params[f"b{k}"] = bias_rng.normal(scale=0.5, size=params[f"b{k}"].shape)
+    x = np.random.default_rng(2).normal(size=5)
+    logits, caches = lecture03["mlp_forward"](params, x[None, :], 1.0, 1.0, None, train=False)
+    ref = lecture03["mlp_backward"](params, caches, np.ones((1, 1)))
+    s, grads, _ = lecture01["deep_score_and_grads"](
+        [params["W1"], params["W2"], params["W3"]], [params["b1"], params["b2"], params["b3"]], params["W4"][0], x,
+        f=layers.relu, f_prime=layers.relu_grad)
+    assert_allclose(s, logits[0, 0], rtol=1e-12)
+    for k in (1, 2, 3):
+        assert_allclose(grads[f"W{k}"], ref[f"W{k}"], rtol=1e-12, atol=1e-14, err_msg=f"W{k}")
+        assert_allclose(grads[f"b{k}"], ref[f"b{k}"], rtol=1e-12, atol=1e-14, err_msg=f"b{k}")
+    assert_allclose(grads["u"], ref["W4"][0], rtol=1e-12, atol=1e-14)
+
 # ----------------------------------------------------------------------------- lecture 02
 
 
 @pytest.fixture(scope="module")
 def lecture02():
-    return load_functions("02_nonlinearities_init_regularization.ipynb", "train_two_units", "deep_forward")
+    return load_functions("02_nonlinearities_init_regularization.ipynb", "train_two_units", "deep_forward_backward",
+                          "fit_softmax")
 
 
 def _two_unit_problem(seed=0):
@@ -157,17 +216,79 @@ def test_inline_two_units_with_identical_init_stay_exactly_identical(lecture02):
     assert np.max(np.abs(rand[-1, 0] - rand[-1, 1])) > 1e-3
 
 
-def test_inline_deep_forward_uses_the_library_activation_and_derivative(lecture02):
-    """deep_forward returns one activation per layer, and tanh'(z) means agree with layers.tanh_grad."""
+def _replay_deep_network(make_W, seed, n_layers, width, batch):
+    """The random draws of deep_forward_backward, in its order: input batch, one W per layer, upstream gradient."""
+    rng = np.random.default_rng(seed)
+    h = rng.standard_normal((batch, width))
+    weights = [make_W(width, width, rng) for _ in range(n_layers)]
+    upstream = rng.standard_normal((batch, width)) / batch
+    return h, weights, upstream
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])
+def test_inline_deep_forward_backward_uses_the_library_activation_and_derivative(lecture02, activation):
+    """One activation per layer, f(z) and mean f'(z) from dlcourse.layers, layer by layer."""
     from dlcourse import init
 
-    acts, mean_grad = lecture02["deep_forward"](init.xavier_normal, "tanh", n_layers=3, width=20, batch=10, seed=4)
-    assert len(acts) == 3 and all(a.shape == (10, 20) for a in acts)
-    rng = np.random.default_rng(4)
-    h = rng.standard_normal((10, 20))
-    z = h @ init.xavier_normal(20, 20, rng).T
-    assert_allclose(acts[0], layers.tanh(z), rtol=1e-12)
-    assert_allclose(mean_grad[0], np.mean(layers.tanh_grad(z)), rtol=1e-12)
+    acts, mean_grad, grads_W = lecture02["deep_forward_backward"](init.xavier_normal, activation, n_layers=3,
+                                                                  width=20, batch=10, seed=4)
+    assert len(acts) == len(mean_grad) == len(grads_W) == 3
+    assert all(a.shape == (10, 20) for a in acts) and all(g.shape == (20, 20) for g in grads_W)
+    f, f_prime = layers.ACTIVATIONS[activation]
+    h, weights, _ = _replay_deep_network(init.xavier_normal, 4, 3, 20, 10)
+    for layer, W in enumerate(weights):
+        z = h @ W.T
+        h = f(z)
+        assert_allclose(acts[layer], h, rtol=1e-12, atol=1e-15)
+        assert_allclose(mean_grad[layer], np.mean(f_prime(z)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "sigmoid", "leaky_relu"])
+def test_inline_deep_backward_gives_the_gradient_of_the_upstream_weighted_output(lecture02, activation):
+    """grads_W[l] is ∂J/∂W^(l) for J = Σ upstream ∘ h^(top): centered differences agree at every layer."""
+    from dlcourse import init
+
+    n_layers, width, batch, seed = 4, 6, 5, 7
+    _, _, grads_W = lecture02["deep_forward_backward"](init.xavier_normal, activation, n_layers, width, batch, seed)
+    h0, weights, upstream = _replay_deep_network(init.xavier_normal, seed, n_layers, width, batch)
+    f = layers.ACTIVATIONS[activation][0]
+
+    def J(_):
+        h = h0
+        for W in weights:
+            h = f(h @ W.T)
+        return float(np.sum(upstream * h))
+
+    for layer, W in enumerate(weights):
+        result = check_gradient(J, W, grads_W[layer])
+        assert result, f"layer {layer + 1}: {result}"
+
+
+def test_inline_fit_softmax_steps_down_the_cross_entropy_gradient(lecture02):
+    """One step of fit_softmax is −lr × the numerical gradient of the mean cross-entropy, for W and for b."""
+    rng = np.random.default_rng(3)
+    X, y = rng.normal(size=(30, 4)), rng.integers(0, 3, size=30)
+    W, b, lr = rng.normal(size=(3, 4)), rng.normal(size=3), 0.2
+    W_before, b_before = W.copy(), b.copy()
+    losses = lecture02["fit_softmax"](W, b, X, y, lr=lr, steps=1)
+    assert_array_equal(W, W_before)
+    assert_array_equal(b, b_before)   # the start is copied, not changed
+    loss = lambda W_, b_: layers.softmax_cross_entropy(X @ W_.T + b_, y)[0]
+    assert losses.shape == (2,)
+    assert_allclose(losses[0], loss(W, b), rtol=1e-12)
+    grad_W = numerical_gradient(lambda W_: loss(W_, b), W.copy())
+    grad_b = numerical_gradient(lambda b_: loss(W, b_), b.copy())
+    assert_allclose(losses[1], loss(W - lr * grad_W, b - lr * grad_b), rtol=1e-7)
+
+
+def test_inline_fit_softmax_from_the_log_priors_starts_at_their_entropy(lecture02):
+    """W = 0, b = log π (π the label frequencies): the first loss is H(π); with b = 0 it is ln C."""
+    y = np.array([0] * 90 + [1] * 7 + [2] * 3)
+    X = np.random.default_rng(0).normal(size=(100, 2))
+    priors = np.bincount(y) / len(y)
+    start = lecture02["fit_softmax"](np.zeros((3, 2)), np.log(priors), X, y, steps=1)[0]
+    assert_allclose(start, -np.sum(priors * np.log(priors)), rtol=1e-12)
+    assert_allclose(lecture02["fit_softmax"](np.zeros((3, 2)), np.zeros(3), X, y, steps=1)[0], np.log(3), rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- lecture 03

@@ -113,6 +113,122 @@ def test_inline_softmax_regression_gradients_are_right(lecture04):
         assert_allclose(grads[name], numeric, rtol=1e-6, atol=1e-9, err_msg=name)
 
 
+# Lecture 04's train / validation_loss / random_search read the notebook's data from module globals
+# (X_train, X_val, n_classes, ...); each test below gives them a small data set of its own.
+def _lecture04_with_data(lecture04, seed=0, n=40, n_features=5, n_classes=3):
+    """A copy of the lecture-04 namespace whose globals hold a small random train/validation split."""
+    rng = np.random.default_rng(seed)
+    namespace = dict(lecture04)
+    X, y = rng.normal(size=(2 * n, n_features)), rng.integers(0, n_classes, size=2 * n)
+    namespace.update(X_train=X[:n], y_train=y[:n], X_val=X[n:], y_val=y[n:],
+                     n_train=n, n_features=n_features, n_classes=n_classes)
+    # the functions look their globals up in the namespace they were defined in: rebind them to the copy
+    for name in ("train", "validation_loss", "random_search", "new_params", "softmax_regression",
+                 "minibatches", "log_uniform"):
+        function = lecture04[name]
+        namespace[name] = type(function)(function.__code__, namespace, name, function.__defaults__)
+    return namespace
+
+
+@pytest.fixture(scope="module")
+def lecture04_training():
+    return load_definitions("04_minibatch_ewma.ipynb", "train", "validation_loss", "log_uniform", "random_search",
+                            "new_params", "softmax_regression", "minibatches")
+
+
+def test_train_with_the_full_batch_is_gradient_descent_with_dlcourse_sgd(lecture04_training):
+    """batch_size = N: every epoch is one exact gradient step of dlcourse.optim.SGD; the log records it."""
+    ns = _lecture04_with_data(lecture04_training)
+    X, y, lr, epochs = ns["X_train"], ns["y_train"], 0.7, 4
+    params, log = ns["train"](X, y, batch_size=len(y), lr=lr, epochs=epochs)
+
+    expected, sgd, losses = ns["new_params"](), optim.SGD(lr=lr), []
+    for _ in range(epochs):
+        loss, grads = ns["softmax_regression"](expected, X, y)
+        losses.append(loss)
+        sgd.update(expected, grads)
+    for name in expected:
+        assert_allclose(params[name], expected[name], rtol=1e-12, atol=1e-14, err_msg=name)
+    assert_allclose(log["batch_loss"], losses, rtol=1e-12)
+    assert_allclose(log["full_loss"][0], np.log(3), rtol=1e-12)       # W = 0: the loss is ln C
+    assert_allclose(log["full_loss"][-1], ns["softmax_regression"](params, X, y)[0], rtol=1e-12)
+    assert_allclose(log["epoch"], np.arange(epochs + 1), rtol=0, atol=1e-12)
+    assert np.all(np.diff(log["seconds"]) >= 0) and log["seconds"][0] == 0.0
+
+
+def test_train_mini_batches_visit_every_example_once_per_epoch(lecture04_training):
+    """With B = 7 on 40 examples: ⌈40/7⌉ = 6 steps per epoch, and the run equals SGD over minibatches()."""
+    ns = _lecture04_with_data(lecture04_training)
+    X, y = ns["X_train"], ns["y_train"]
+    params, log = ns["train"](X, y, batch_size=7, lr=0.3, epochs=2, seed=5)
+    assert len(log["batch_loss"]) == 2 * 6
+    rng, expected, sgd = np.random.default_rng(5), ns["new_params"](), optim.SGD(lr=0.3)
+    for _ in range(2):
+        for idx in ns["minibatches"](len(y), 7, rng):
+            sgd.update(expected, ns["softmax_regression"](expected, X[idx], y[idx])[1])
+    for name in expected:
+        assert_allclose(params[name], expected[name], rtol=1e-12, atol=1e-14, err_msg=name)
+
+
+def test_train_weight_decay_adds_lambda_W_to_the_weight_gradient_only(lecture04_training):
+    """One full-batch step with weight_decay λ: W ← W − lr(∇W + λW), b ← b − lr ∇b (the bias is not penalised)."""
+    ns = _lecture04_with_data(lecture04_training)
+    X, y, lr, decay = ns["X_train"], ns["y_train"], 0.2, 0.05
+    rng = np.random.default_rng(1)
+    start = {"W": rng.normal(size=(3, 5)), "b": rng.normal(size=3)}
+    params, _ = ns["train"](X, y, batch_size=len(y), lr=lr, epochs=1, weight_decay=decay, params=start)
+    _, grads = ns["softmax_regression"](start, X, y)
+    assert_allclose(params["W"], start["W"] - lr * (grads["W"] + decay * start["W"]), rtol=1e-12, atol=1e-14)
+    assert_allclose(params["b"], start["b"] - lr * grads["b"], rtol=1e-12, atol=1e-14)
+
+
+def test_train_records_the_update_to_weight_ratio_and_leaves_the_start_untouched(lecture04_training):
+    ns = _lecture04_with_data(lecture04_training)
+    X, y = ns["X_train"], ns["y_train"]
+    start = {"W": np.random.default_rng(2).normal(size=(3, 5)), "b": np.zeros(3)}
+    before = {name: value.copy() for name, value in start.items()}
+    params, log = ns["train"](X, y, batch_size=len(y), lr=0.1, epochs=1, params=start)
+    for name in start:
+        assert_array_equal(start[name], before[name])
+    assert_allclose(log["update_ratio"][0], np.linalg.norm(params["W"] - start["W"]) / np.linalg.norm(start["W"]),
+                    rtol=1e-12)
+    _, from_zero = ns["train"](X, y, batch_size=len(y), lr=0.1, epochs=2)
+    assert np.isnan(from_zero["update_ratio"][0]), "‖ΔW‖/‖W‖ is undefined while W = 0"
+    assert np.isfinite(from_zero["update_ratio"][1])
+
+
+@pytest.mark.parametrize("record_every, expected_points", [(0, 2), (None, 7 + 1), (3, 3 + 1)])
+def test_train_records_the_full_loss_where_asked(lecture04_training, record_every, expected_points):
+    """record_every=0: only the start and the end; None: every step when an epoch has fewer than 20; k: every k-th."""
+    ns = _lecture04_with_data(lecture04_training)
+    _, log = ns["train"](ns["X_train"], ns["y_train"], batch_size=6, lr=0.1, epochs=1, record_every=record_every)
+    assert len(log["batch_loss"]) == 7                  # ⌈40/6⌉ steps
+    assert len(log["full_loss"]) == len(log["epoch"]) == len(log["seconds"]) == expected_points
+    assert log["epoch"][0] == 0.0 and log["epoch"][-1] == 1.0
+
+def test_log_uniform_is_uniform_in_the_exponent(lecture04_training):
+    """10^U(log10 low, log10 high): each decade gets the same share, and the rng makes it reproducible."""
+    draw = lecture04_training["log_uniform"]
+    samples = draw(np.random.default_rng(0), 1e-3, 10.0, 40_000)
+    assert samples.min() >= 1e-3 and samples.max() <= 10.0
+    shares = np.histogram(np.log10(samples), bins=[-3, -2, -1, 0, 1])[0] / samples.size
+    assert_allclose(shares, 0.25, atol=0.01)
+    assert_array_equal(draw(np.random.default_rng(4), 0.1, 1.0, 5), draw(np.random.default_rng(4), 0.1, 1.0, 5))
+
+
+def test_random_search_sorts_trials_by_the_validation_loss_it_measured(lecture04_training):
+    """Every trial stays in its ranges, its loss is the validation loss of that (lr, λ), best first."""
+    ns = _lecture04_with_data(lecture04_training)
+    trials = ns["random_search"](np.random.default_rng(3), 6, lr_range=(1e-2, 1.0), decay_range=(1e-4, 1e-1), epochs=2)
+    assert len(trials) == 6
+    losses = [t["val_loss"] for t in trials]
+    assert losses == sorted(losses)
+    for t in trials:
+        assert 1e-2 <= t["lr"] <= 1.0 and 1e-4 <= t["weight_decay"] <= 1e-1
+        params, _ = ns["train"](ns["X_train"], ns["y_train"], 64, t["lr"], 2, weight_decay=t["weight_decay"], record_every=0)
+        assert_allclose(t["val_loss"], ns["softmax_regression"](params, ns["X_val"], ns["y_val"])[0], rtol=1e-12)
+
+
 # ----------------------------------------------------------------------------- lecture 05
 
 ADAM_CLASSES = ("TextbookAdam", "EfficientAdam", "AdamNoBiasCorrection", "AdamEpsInsideSqrt", "AdamPlusEqualsAverage")
