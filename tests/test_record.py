@@ -122,9 +122,12 @@ def test_formgrader_counts_the_submissions_as_autograded(tmp_path, template):
     api = NbGraderAPI(config=c)
     assert api.get_autograded_students("optimizers") == {"ada", "bob_jones", "chen", "gus"}
     subs = {x["student"]: x for x in api.get_submissions("optimizers")}
-    assert set(subs) == {"ada", "bob_jones", "chen", "dana", "eve", "fay", "gus"}
-    assert subs["dana"]["submitted"] is False and subs["ada"]["score"] == spec().max_score
-    assert subs["fay"]["needs_manual_grade"] is True
+    assert set(subs) == {"ada", "bob_jones", "chen", "fay", "gus"}
+    assert subs["ada"]["score"] == spec().max_score and subs["fay"]["needs_manual_grade"] is True
+    students = {x["id"]: x for x in api.get_students()}
+    assert set(students) == {"ada", "bob_jones", "chen", "dana", "eve", "fay", "gus"}
+    assert (students["dana"]["first_name"], students["dana"]["last_name"]) == ("Dana", "Scully")
+    assert api.get_submission("optimizers", "dana")["submitted"] is False
 
 
 def test_manual_grades_reach_the_exports_and_survive_a_rerun(tmp_path, template):
