@@ -256,7 +256,8 @@ def write_class_report(path: str, spec: AssignmentSpec, results: list[Submission
                    f"<td data-key='{e(name)}'>{e(name)}{'' if r.on_roster else ' <small>(not on roster)</small>'}</td>"
                    f"<td data-key='{e(r.status.value)}' class='s-{r.status.value.replace(' ', '-')}'>"
                    f"{e(r.status.value)}</td><td class='num' data-key='{score}'>{e(shown)}</td>"
-                   f"<td data-key='{e('; '.join(labels))}' class='flag'>{e('; '.join(labels))}</td><td>{link}</td></tr>")
+                   f"<td data-key='{e('; '.join(labels))}' class='flag' title='{e(chr(10).join(f.line() for f in flags))}'>"
+                   f"{e('; '.join(labels))}</td><td>{link}</td></tr>")
     out.append("</tbody></table>")
 
     # flags
