@@ -182,3 +182,15 @@ def test_three_hundred_students_all_reach_the_gradebook(tmp_path, template):
     assert len(exported) == 300
     for r in results:
         assert float(exported[r.student_id]["score"]) == (r.score or 0.0)
+
+
+def test_plain_nbgrader_export_in_out_does_not_overwrite_grades_csv(tmp_path, template):
+    """nbgrader's default target is grades.csv: in OUT it writes nbgrader-grades.csv instead."""
+    _, _, _, outputs = graded_class(tmp_path, template)
+    before = open(outputs.grades_csv, encoding="utf-8").read()
+    proc = subprocess.run([sys.executable, "-m", "nbgrader", "export"], cwd=str(tmp_path),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert open(outputs.grades_csv, encoding="utf-8").read() == before
+    exported = read_csv(os.path.join(str(tmp_path), record.NBGRADER_EXPORT))
+    assert {r["student_id"] for r in exported} == {r["id"] for r in read_csv(outputs.grades_csv)}

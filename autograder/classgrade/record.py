@@ -5,7 +5,8 @@ exactly what ``grades.csv`` shows:
 
 ``OUT/nbgrader_config.py``
     ``course_id`` and ``db_url`` (``OUT/gradebook.db``), so ``nbgrader export`` and the
-    formgrader run in ``OUT`` need no flags.
+    formgrader run in ``OUT`` need no flags; ``nbgrader export`` writes
+    ``OUT/nbgrader-grades.csv`` (its default, grades.csv, would overwrite ours).
 ``OUT/source/<assignment>/``
     a copy of the instructor's source, so the formgrader lists the assignment.
 ``OUT/autograded/<student>/<assignment>/``
@@ -67,6 +68,8 @@ from .protocol import AssignmentSpec
 
 #: The nbgrader course id of the output folder (the workers' gradebooks use the same).
 COURSE_ID = "course"
+#: Where a plain ``nbgrader export`` run in OUT writes (nbgrader's default, grades.csv, is ours).
+NBGRADER_EXPORT = "nbgrader-grades.csv"
 
 
 @dataclass
@@ -158,7 +161,9 @@ def write_course_root(out: str, spec: AssignmentSpec, run: RunInfo) -> str:
                  "c = get_config()  # noqa: F821 - provided by nbgrader\n"
                  f"c.CourseDirectory.course_id = {COURSE_ID!r}\n"
                  "c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))\n"
-                 "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(c.CourseDirectory.root, 'gradebook.db')\n")
+                 "c.CourseDirectory.db_url = 'sqlite:///' + os.path.join(c.CourseDirectory.root, 'gradebook.db')\n"
+                 "# `nbgrader export` here must not overwrite the autograder's grades.csv (another format)\n"
+                 f"c.ExportPlugin.to = {NBGRADER_EXPORT!r}\n")
     if run.course:
         src = os.path.join(run.course, "source", spec.name)
         dest = os.path.join(out, "source", spec.name)
