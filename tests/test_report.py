@@ -150,3 +150,11 @@ def test_in_chromium_feedback_links_resolve_and_the_table_sorts(built, browser):
     assert ids == sorted(ids, key=str.lower) or ids == sorted(ids)
     assert all(u.startswith(("file:", "data:")) for u in requested), requested
     page.close()
+
+
+def test_the_readme_lists_every_flag_with_its_action():
+    """The instructor guide's flag table says what flags.py says (one vocabulary everywhere)."""
+    from autograder.classgrade.flags import Kind
+    readme = open(os.path.join(os.path.dirname(report.LECTURES_DIR), "README.md"), encoding="utf-8").read()
+    for kind in Kind:
+        assert f"| `{kind.label}` | {kind.severity.name.lower()} | {kind.action} |" in readme, kind
