@@ -194,3 +194,11 @@ def test_plain_nbgrader_export_in_out_does_not_overwrite_grades_csv(tmp_path, te
     assert open(outputs.grades_csv, encoding="utf-8").read() == before
     exported = read_csv(os.path.join(str(tmp_path), record.NBGRADER_EXPORT))
     assert {r["student_id"] for r in exported} == {r["id"] for r in read_csv(outputs.grades_csv)}
+
+
+def test_an_unreadable_timestamp_never_stops_the_outputs(tmp_path, template):
+    s = spec()
+    results, unmatched = make_class(s)
+    results[0].timestamp = "2026-11-30-23-59-30"       # the LMS's form, which nbgrader's parse_utc misreads
+    record.write_outputs(str(tmp_path), s, results, unmatched, run_info(template))
+    assert float(nbgrader_export(tmp_path)["ada"]["score"]) == s.max_score

@@ -248,7 +248,10 @@ def _utc_naive(timestamp: str | None) -> dt.datetime | None:
     """ISO 8601 -> naive UTC datetime (how nbgrader stores timestamps)."""
     if not timestamp:
         return None
-    t = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    try:
+        t = dt.datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return None      # informational only: an unreadable timestamp never stops the outputs
     if t.tzinfo is not None:
         t = t.astimezone(dt.timezone.utc).replace(tzinfo=None)
     return t
@@ -301,8 +304,9 @@ def fresh_gradebook(out: str, spec: AssignmentSpec, results: list[SubmissionResu
                              "is it made from the same source notebook?")
         rows = []
         for r in results:
-            student = Student(id=r.student_id, first_name=r.first_name or None, last_name=r.last_name or None,
-                              email=r.email or None)
+            # empty strings, not NULL: the formgrader prints NULL names as "None, None"
+            student = Student(id=r.student_id, first_name=r.first_name or "", last_name=r.last_name or "",
+                              email=r.email or "")
             rows.append(student)
             if r.status not in (Status.GRADED, Status.NOT_GRADED):
                 continue          # missing, invalid: a student with nothing gradable handed in
