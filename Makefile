@@ -7,6 +7,7 @@
 #   make release  regenerate assignments/release/ and solutions/ from assignments/source/
 #   make grade    grade a class:  make grade SUBMISSIONS=path/to/submitted  (or ZIP=lms.zip)
 #   make bench    run the benchmarks in bench/
+#   make formgrader OUT=grading   nbgrader's formgrader (JupyterLab) on a grading output folder
 
 PYTHON ?= python3
 VENV   := .venv
@@ -16,7 +17,7 @@ RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
 TORCH  := torch==2.13.0
 JOBS   ?= 2
 
-.PHONY: demo test lab release grade bench clean
+.PHONY: demo test lab release grade bench clean formgrader
 
 # The runtime environment: the course and its command.
 $(BIN)/.installed: pyproject.toml
@@ -55,6 +56,19 @@ bench: $(BIN)/.installed-test
 	$(RUN) $(BIN)/python bench/optim_step.py
 	$(RUN) $(BIN)/python bench/notebooks.py
 	$(RUN) $(BIN)/python bench/grading.py
+
+# The formgrader on a grading output folder (an nbgrader course root: its nbgrader_config.py,
+# gradebook.db, autograded/). Loopback only, on PORT (or the next free one); Jupyter prints the
+# URL with its token: the formgrader is that address with /formgrader.
+PORT ?= 8890
+formgrader: $(BIN)/.installed
+	@test -n "$(OUT)" || { echo "usage: make formgrader OUT=<grading output folder> [PORT=8890]" >&2; exit 2; }
+	@test -f "$(OUT)/nbgrader_config.py" -a -f "$(OUT)/gradebook.db" || { echo "$(OUT) is not a grading \
+	output folder (no nbgrader_config.py and gradebook.db): run make grade OUT=$(OUT) first" >&2; exit 2; }
+	@echo "formgrader on $(OUT): open the http://127.0.0.1:.../lab?token=... address printed below, then Nbgrader > Formgrader"
+	cd "$(OUT)" && PATH="$(abspath $(BIN)):$$PATH" "$(abspath $(BIN))/jupyter" lab --no-browser \
+	    --ServerApp.ip=127.0.0.1 --ServerApp.port=$(PORT) --ServerApp.root_dir=. \
+	    $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf demo-output grading .pytest_cache .hypothesis

@@ -89,6 +89,9 @@ class Kind(enum.Enum):
                       "the tests; the part scored 0")
     COPYING = _Spec("copying", Severity.CHEATING,
                     "the part uses or copies the course's reference implementation: it scored 0")
+    # -- after grading
+    MANUAL_GRADE = _Spec("manual-grade", Severity.INFO,
+                         "an instructor set this part's score by hand in the formgrader; the exports use it")
     # -- the grader's own faults: never a student's zero
     GRADER_ERROR = _Spec("grader-error", Severity.GRADER,
                          "the grader failed on this submission (not the student's fault): it is not graded; "
