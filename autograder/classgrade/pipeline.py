@@ -37,9 +37,9 @@ from .worker import COURSE_ID, GradeConfig, Task, grade_submission, instructor_c
 
 PREFLIGHT_SOLUTION = "__preflight_solution__"
 PREFLIGHT_RELEASE = "__preflight_release__"
-#: what a previous run wrote into OUT (removed first: a re-run replaces, never accumulates)
-OUTPUTS = ("gradebook.db", "grades.csv", "results.json", "report.html", "feedback", "autograded", ".work",
-           "exports")
+#: what a previous run wrote into OUT (removed first: a re-run replaces, never accumulates; the
+#: gradebook is replaced by the record stage, which keeps one holding manual grades aside)
+OUTPUTS = ("grades.csv", "results.json", "report.html", "feedback", "autograded", "submitted", ".work")
 
 
 class PreflightError(RuntimeError):
@@ -56,6 +56,7 @@ class Summary:
     seed: int
     paths: dict = field(default_factory=dict)
     unmatched: list = field(default_factory=list)
+    limits: dict = field(default_factory=dict)
 
     @property
     def not_graded(self) -> list[str]:
@@ -250,7 +251,9 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
         pools.shutdown(pool, client, out)
     final = [results[t.who.student_id] for t in tasks]
     summary = Summary(final, out, spec, time.monotonic() - t0, sandbox_text, seed,
-                      unmatched=[(u.name, u.reason) for u in collection.unmatched])
+                      unmatched=[(u.name, u.reason) for u in collection.unmatched],
+                      limits={"timeout_s": int(timeout), "cell_timeout_s": int(cell_timeout),
+                              "memory_mb": int(memory_mb), "workers": workers})
     summary.paths = _write_outputs(summary, template, exports)
     shutil.rmtree(os.path.join(work, "uploads"), ignore_errors=True)
     summary.seconds = time.monotonic() - t0
@@ -270,8 +273,12 @@ def _write_outputs(summary: Summary, template: str, exports: tuple[str, ...]) ->
                 fh.write(standalone_page(r, spec.name, spec.notebook))
             r.feedback = rel
     run = record.RunInfo(assignment=spec.name, seed=summary.seed, sandbox=summary.sandbox,
-                         seconds=summary.seconds, template_gradebook=os.path.join(template, "gradebook.db"))
-    paths = record.write_outputs(out, spec, summary.results, summary.unmatched, run)
+                         seconds=summary.seconds, template_gradebook=os.path.join(template, "gradebook.db"),
+                         limits=dict(summary.limits))
+    written = record.write_outputs(out, spec, summary.results, summary.unmatched, run)
+    paths = {"grades": written.grades_csv, "results": written.results_json, "gradebook": written.gradebook}
+    if written.previous_gradebook:
+        paths["previous gradebook"] = written.previous_gradebook
     if exports:
         from . import export
         paths.update(export.write_exports(out, exports, spec, summary.results, run))
