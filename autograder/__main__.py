@@ -14,7 +14,6 @@ an nbgrader course root) and OUT/results.json. Exit status: 0 all graded, 1 some
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 
@@ -52,28 +51,6 @@ def _grade_parser(sub) -> None:
                         "pre-loaded zygote (slower; for comparison or if forking misbehaves)")
 
 
-def print_summary(summary, file=sys.stdout) -> None:
-    rows = summary.results
-    width = max([len(r.student_id) for r in rows] + [7])
-    print(f"{'student':<{width}}  {'score':>9}  {'status':<10}  flags", file=file)
-    for r in rows:
-        flags = ",".join(dict.fromkeys(f.kind.label for f in r.sorted_flags()))
-        score = "-" if r.score is None else f"{r.score:g}"
-        print(f"{r.student_id:<{width}}  {score:>4}/{r.max_score:<4g}  {r.status.value:<10}  {flags}", file=file)
-    graded = [r for r in rows if r.status.submitted and r.score is not None]
-    mean = sum(r.score for r in graded) / len(graded) if graded else 0.0
-    print(f"\n{len(rows)} students, {len(graded)} submitted, mean over submitters {mean:.2f}, "
-          f"{sum(1 for r in rows if r.needs_review)} to review, {summary.seconds:.1f} s", file=file)
-    print(f"sandbox:   {summary.sandbox}", file=file)
-    for name in ("grades", "report", "gradebook"):
-        if name in summary.paths:
-            print(f"{name + ':':<10} {summary.paths[name]}", file=file)
-    print(f"feedback:  {os.path.join(summary.out, 'feedback')}", file=file)
-    if summary.not_graded:
-        print(f"\nNOT GRADED (grader errors, see grades.csv; fix the cause and grade again): "
-              f"{', '.join(summary.not_graded)}", file=file)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -89,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         from autograder.classgrade import demo
         return demo.main(out=args.out, students=args.students, workers=args.workers,
                          course=args.course, assignment=args.assignment)
-    from autograder.classgrade.pipeline import PreflightError, grade_class
+    from autograder.classgrade.pipeline import PreflightError, grade_class, print_summary
     try:
         summary = grade_class(
             args.course, args.assignment, args.out, submissions=args.submissions, zip_path=args.zip,

@@ -10,9 +10,8 @@ import time
 
 def main(out: str = "demo-output", students: int = 40, workers: int | None = None,
          course: str = "assignments", assignment: str = "optimizers") -> int:
-    from .pipeline import grade_class
+    from .pipeline import grade_class, print_summary
     from .samples import build_class
-    from autograder.__main__ import print_summary
     t0 = time.monotonic()
     out = os.path.abspath(out)
     os.makedirs(out, exist_ok=True)

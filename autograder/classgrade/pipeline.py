@@ -285,3 +285,25 @@ def _write_outputs(summary: Summary, template: str, exports: tuple[str, ...]) ->
     paths["report"] = report.write_class_report(os.path.join(out, "report.html"), spec, summary.results,
                                                 summary.unmatched, run)
     return paths
+
+
+def print_summary(summary, file=sys.stdout) -> None:
+    rows = summary.results
+    width = max([len(r.student_id) for r in rows] + [7])
+    print(f"{'student':<{width}}  {'score':>9}  {'status':<10}  flags", file=file)
+    for r in rows:
+        flags = ",".join(dict.fromkeys(f.kind.label for f in r.sorted_flags()))
+        score = "-" if r.score is None else f"{r.score:g}"
+        print(f"{r.student_id:<{width}}  {score:>4}/{r.max_score:<4g}  {r.status.value:<10}  {flags}", file=file)
+    graded = [r for r in rows if r.status.submitted and r.score is not None]
+    mean = sum(r.score for r in graded) / len(graded) if graded else 0.0
+    print(f"\n{len(rows)} students, {len(graded)} submitted, mean over submitters {mean:.2f}, "
+          f"{sum(1 for r in rows if r.needs_review)} to review, {summary.seconds:.1f} s", file=file)
+    print(f"sandbox:   {summary.sandbox}", file=file)
+    for name in ("grades", "report", "gradebook"):
+        if name in summary.paths:
+            print(f"{name + ':':<10} {summary.paths[name]}", file=file)
+    print(f"feedback:  {os.path.join(summary.out, 'feedback')}", file=file)
+    if summary.not_graded:
+        print(f"\nNOT GRADED (grader errors, see grades.csv; fix the cause and grade again): "
+              f"{', '.join(summary.not_graded)}", file=file)
