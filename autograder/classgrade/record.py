@@ -114,6 +114,8 @@ class Outputs:
     gradebook: str
     config: str
     previous_gradebook: str | None = None    # an earlier gradebook with manual grades, kept
+    report: str | None = None                # OUT/report.html (write_all)
+    exports: dict = field(default_factory=dict)   # {format: path} of the LMS files (write_all)
 
 
 # ------------------------------------------------------------------------------ entry point
@@ -135,6 +137,19 @@ def write_outputs(out: str, spec: AssignmentSpec, results: list[SubmissionResult
     grades = write_grades_csv(os.path.join(out, "grades.csv"), spec, results)
     rjson = write_results_json(os.path.join(out, "results.json"), results, unmatched, run)
     return Outputs(out, grades, rjson, os.path.join(out, "gradebook.db"), config, previous)
+
+
+def write_all(out: str, spec: AssignmentSpec, results: list[SubmissionResult],
+              unmatched: list[tuple[str, str]], run: RunInfo, exports=()) -> Outputs:
+    """Every output of a run: :func:`write_outputs`, then ``OUT/report.html``
+    (:func:`.report.write_class_report`) and the LMS files ``exports`` names ("canvas,moodle",
+    :func:`.export.write_exports`)."""
+    from .export import write_exports
+    from .report import write_class_report
+    outputs = write_outputs(out, spec, results, unmatched, run)
+    outputs.report = write_class_report(os.path.join(outputs.out, "report.html"), spec, results, unmatched, run)
+    outputs.exports = write_exports(outputs.out, exports, spec, results, run)
+    return outputs
 
 
 def _check(spec: AssignmentSpec, results: list[SubmissionResult]) -> None:
