@@ -30,17 +30,12 @@ exactly what ``grades.csv`` shows:
 How each status appears (``nbgrader export`` in OUT prints the same score as grades.csv for
 every row but one kind, by design):
 
-========== ============================ ============================== ======================
-status     gradebook                    grades.csv                     ``nbgrader export``
-========== ============================ ============================== ======================
-graded     submission, auto_scores      score, per-part scores         the same score
-missing    student, no submission       0                              0 (nbgrader: no submission)
-invalid    student, no submission       0, the reason                  0
-not graded submission, every grade       *blank* score and parts,      0 — nbgrader cannot
-           ungraded and marked          reason ``grader-error: ...``   store "no score"; the
-           ``needs_manual_grade``                                      formgrader marks the row
-                                                                       "needs manual grading"
-========== ============================ ============================== ======================
+* graded: a submission with the decided auto_scores; grades.csv and nbgrader show the score.
+* missing, invalid: the student, no submission; both show 0 (grades.csv gives the reason).
+* not graded: a submission whose grades are unscored and marked ``needs_manual_grade``;
+  grades.csv leaves score and parts *blank* (reason ``grader-error: ...``), nbgrader's export
+  shows 0 because it cannot store "no score", and its formgrader lists the row as "needs
+  manual grading".
 
 A grader fault is never a zero the grade files believe: grades.csv and the LMS exports leave
 the score blank; in nbgrader's own export the row is 0 *and* flagged as needing manual
