@@ -1,6 +1,5 @@
 """LMS exports: Canvas's gradebook CSV and Moodle's grade import CSV, as their documentation describes."""
 import csv
-import os
 
 import pytest
 

@@ -137,7 +137,7 @@ def test_formgrader_submissions_and_per_cell_grades_equal_grades_csv(graded):
 
 
 def test_a_manual_score_set_in_the_formgrader_reaches_nbgrader_export_and_ours(graded):
-    server, out, s = graded["server"], graded["out"], graded["spec"]
+    server, out = graded["server"], graded["out"]
     nb = next(x for x in server.get("/formgrader/api/submitted_notebooks/optimizers/optimizers")
               if x["student"] == "bob_jones")
     grade = next(g for g in server.get(f"/formgrader/api/grades?submission_id={nb['id']}") if g["name"] == "test_adam")

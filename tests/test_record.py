@@ -202,3 +202,14 @@ def test_an_unreadable_timestamp_never_stops_the_outputs(tmp_path, template):
     results[0].timestamp = "2026-11-30-23-59-30"       # the LMS's form, which nbgrader's parse_utc misreads
     record.write_outputs(str(tmp_path), s, results, unmatched, run_info(template))
     assert float(nbgrader_export(tmp_path)["ada"]["score"]) == s.max_score
+
+
+def test_write_all_writes_every_output(tmp_path, template):
+    s = spec()
+    results, unmatched = make_class(s)
+    place_worker_files(str(tmp_path), results, s)
+    outputs = record.write_all(str(tmp_path), s, results, unmatched, run_info(template), exports="canvas,moodle")
+    for path in (outputs.grades_csv, outputs.results_json, outputs.gradebook, outputs.config, outputs.report,
+                 *outputs.exports.values()):
+        assert os.path.isfile(path), path
+    assert set(outputs.exports) == {"canvas", "moodle"}

@@ -158,3 +158,17 @@ def test_the_readme_lists_every_flag_with_its_action():
     readme = open(os.path.join(os.path.dirname(report.LECTURES_DIR), "README.md"), encoding="utf-8").read()
     for kind in Kind:
         assert f"| `{kind.label}` | {kind.severity.name.lower()} | {kind.action} |" in readme, kind
+
+
+def test_in_chromium_a_unicode_id_links_its_feedback_page(tmp_path, browser):
+    """Ids are not only ASCII letters (a roster may hold "zoë #2"): the link is URL-quoted."""
+    from autograder.classgrade.decide import Identity, decide
+    s = spec()
+    r = decide(Identity("zoë #2", "Zoë", "Ünïcode"), s.parts, collected=Status.MISSING)
+    place_worker_files(str(tmp_path), [r], s)
+    path = report.write_class_report(str(tmp_path / "report.html"), s, [r], [], run_info())
+    page = browser.new_page()
+    page.goto("file://" + path)
+    href = page.eval_on_selector("#students a.feedback", "a => a.href")
+    assert os.path.isfile(unquote(urlparse(href).path)), href
+    page.close()

@@ -68,9 +68,11 @@ class Kind(enum.Enum):
                        "the code reaches outside the notebook (processes, files, the grader's internals): read the cell")
     # -- running
     TIMEOUT = _Spec("timeout", Severity.REVIEW,
-                    "the code ran past its time limit (an endless loop, or very slow code): the parts not finished score 0")
+                    "the code ran past its time limit (an endless loop, or very slow code): the parts not finished "
+                    "score 0; if the code is right but slow, raise --timeout / --cell-timeout and grade again")
     CRASH = _Spec("crash", Severity.REVIEW,
-                  "the student's process died (os._exit, a signal, the memory limit): the parts not checked score 0")
+                  "the student's process died (os._exit, a signal, the memory limit): the parts not checked score 0; "
+                  "if honest code hit the limit, raise --memory and grade again")
     OUTPUT_TRUNCATED = _Spec("output-truncated", Severity.INFO,
                              "the notebook printed more than the output limit; the stored outputs were cut")
     NO_FEEDBACK = _Spec("no-feedback", Severity.INFO,
@@ -81,8 +83,8 @@ class Kind(enum.Enum):
                        "it scored 0; look at the part by hand")
     INCONSISTENT = _Spec("inconsistent", Severity.REVIEW,
                          "the notebook's own test passed but the grader's check on freshly drawn scenarios "
-                         "failed: the code may only handle the scenarios it was shown (or patch the tests); "
-                         "read the part")
+                         "failed: the code may handle only the scenarios it was shown, or may have changed "
+                         "the tests; read the part")
     # -- cheating
     TAMPERING = _Spec("tampering", Severity.CHEATING,
                       "the in-kernel tests passed but the grader's own check did not: the code manipulated "

@@ -30,17 +30,12 @@ exactly what ``grades.csv`` shows:
 How each status appears (``nbgrader export`` in OUT prints the same score as grades.csv for
 every row but one kind, by design):
 
-========== ============================ ============================== ======================
-status     gradebook                    grades.csv                     ``nbgrader export``
-========== ============================ ============================== ======================
-graded     submission, auto_scores      score, per-part scores         the same score
-missing    student, no submission       0                              0 (nbgrader: no submission)
-invalid    student, no submission       0, the reason                  0
-not graded submission, every grade       *blank* score and parts,      0 — nbgrader cannot
-           ungraded and marked          reason ``grader-error: ...``   store "no score"; the
-           ``needs_manual_grade``                                      formgrader marks the row
-                                                                       "needs manual grading"
-========== ============================ ============================== ======================
+* graded: a submission with the decided auto_scores; grades.csv and nbgrader show the score.
+* missing, invalid: the student, no submission; both show 0 (grades.csv gives the reason).
+* not graded: a submission whose grades are unscored and marked ``needs_manual_grade``;
+  grades.csv leaves score and parts *blank* (reason ``grader-error: ...``), nbgrader's export
+  shows 0 because it cannot store "no score", and its formgrader lists the row as "needs
+  manual grading".
 
 A grader fault is never a zero the grade files believe: grades.csv and the LMS exports leave
 the score blank; in nbgrader's own export the row is 0 *and* flagged as needing manual
@@ -114,6 +109,8 @@ class Outputs:
     gradebook: str
     config: str
     previous_gradebook: str | None = None    # an earlier gradebook with manual grades, kept
+    report: str | None = None                # OUT/report.html (write_all)
+    exports: dict = field(default_factory=dict)   # {format: path} of the LMS files (write_all)
 
 
 # ------------------------------------------------------------------------------ entry point
@@ -135,6 +132,19 @@ def write_outputs(out: str, spec: AssignmentSpec, results: list[SubmissionResult
     grades = write_grades_csv(os.path.join(out, "grades.csv"), spec, results)
     rjson = write_results_json(os.path.join(out, "results.json"), results, unmatched, run)
     return Outputs(out, grades, rjson, os.path.join(out, "gradebook.db"), config, previous)
+
+
+def write_all(out: str, spec: AssignmentSpec, results: list[SubmissionResult],
+              unmatched: list[tuple[str, str]], run: RunInfo, exports=()) -> Outputs:
+    """Every output of a run: :func:`write_outputs`, then ``OUT/report.html``
+    (:func:`.report.write_class_report`) and the LMS files ``exports`` names ("canvas,moodle",
+    :func:`.export.write_exports`)."""
+    from .export import write_exports
+    from .report import write_class_report
+    outputs = write_outputs(out, spec, results, unmatched, run)
+    outputs.report = write_class_report(os.path.join(outputs.out, "report.html"), spec, results, unmatched, run)
+    outputs.exports = write_exports(outputs.out, exports, spec, results, run)
+    return outputs
 
 
 def _check(spec: AssignmentSpec, results: list[SubmissionResult]) -> None:

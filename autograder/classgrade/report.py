@@ -27,6 +27,7 @@ import html
 import importlib
 import io
 import os
+from urllib.parse import quote
 
 from .flags import Kind
 from .outcome import Status, SubmissionResult
@@ -250,8 +251,8 @@ def write_class_report(path: str, spec: AssignmentSpec, results: list[Submission
         labels = list(dict.fromkeys(f.kind.label for f in flags))
         score = "" if r.score is None else f"{r.score:g}"
         shown = "not graded" if r.score is None else f"{r.score:g} / {r.max_score:g}"
-        link = (f"<a class='feedback' href='{e(r.feedback.replace(os.sep, '/'))}'>feedback</a>"
-                if r.feedback else "")
+        link = (f"<a class='feedback' href='{e(quote(r.feedback.replace(os.sep, '/')))}'>feedback</a>"
+                if r.feedback else "")   # quoted: ids may hold any character a path can
         out.append(f"<tr data-student='{e(r.student_id)}'><td data-key='{e(r.student_id)}'>{e(r.student_id)}</td>"
                    f"<td data-key='{e(name)}'>{e(name)}{'' if r.on_roster else ' <small>(not on roster)</small>'}</td>"
                    f"<td data-key='{e(r.status.value)}' class='s-{r.status.value.replace(' ', '-')}'>"
@@ -262,6 +263,7 @@ def write_class_report(path: str, spec: AssignmentSpec, results: list[Submission
 
     # flags
     flagged = [(r, f) for r in sorted(results, key=lambda r: r.student_id) for f in r.sorted_flags()]
+    flagged.sort(key=lambda rf: -rf[1].kind.severity)     # most serious first (stable: by student within)
     kinds = collections.Counter(f.kind for _, f in flagged)
     out.append("<h2>Flags</h2>")
     if kinds:
