@@ -16,6 +16,8 @@ JupyterLab: settings and workspaces you change stay in ``~/.jupyter``, outside t
   say that no course id is set. Instructors run ``jupyter lab`` in ``assignments/``
   without this folder on the path to get them.
 - Nothing reaches the network: no news feed and no update check.
+- Running a lecture leaves ``git status`` clean: after each save, a notebook whose only changes
+  are outputs is marked unchanged in git's index (``nbstrip.refresh_index``).
 """
 import os
 import pathlib
@@ -71,6 +73,19 @@ def _enable_assignment_list(handler, page_config):
     return page_config
 
 
+def _after_save(model, os_path, contents_manager, **kwargs):
+    """ContentsManager.post_save_hook: a notebook saved with only new outputs stays unchanged
+    for git (see nbstrip.refresh_index; the clean filter alone leaves ``git status`` saying
+    "modified" and ``git pull`` refusing to run, because the file's size changed)."""
+    if model.get("type") == "notebook":
+        sys.path.insert(0, str(HERE))
+        try:
+            import nbstrip
+        finally:
+            sys.path.remove(str(HERE))
+        nbstrip.refresh_index(os_path)
+
+
 c = get_config()  # noqa: F821 - provided by Jupyter when it loads this file
 
 c.ServerApp.root_dir = str(COURSE)
@@ -79,6 +94,7 @@ c.LabApp.default_url = "/lab/tree/README.md"
 c.LabApp.app_settings_dir = str(HERE / "lab" / "settings")
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+c.ContentsManager.post_save_hook = _after_save
 
 # Jupyter logs an exception raised by a config file and goes on *without the rest of the file*,
 # which would bring the instructor's tools back: everything above is plain assignments, and an

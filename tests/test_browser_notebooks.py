@@ -29,6 +29,7 @@ import time
 import pytest
 
 from test_lab import ROOT, LabServer, copy_course
+from test_lab_nbstrip import git, make_nbstrip
 
 CHROMIUM = pathlib.Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -85,7 +86,9 @@ RUN_STATE_JS = """() => {
     const kernel = panel.sessionContext.session && panel.sessionContext.session.kernel;
     const code = panel.content.widgets.filter(cell => cell.model.type === 'code');
     return {idle: !!kernel && kernel.status === 'idle',
-            waiting: code.some(cell => cell.promptNode.textContent.trim() === '[*]:'),
+            // queued or running: the model says so (JupyterLab >= 4.1); a rendered prompt shows [*]
+            waiting: code.some(cell => cell.model.executionState === 'running'
+                || (cell.promptNode !== null && cell.promptNode.textContent.trim() === '[*]:')),
             not_run: code.filter(cell => cell.model.executionCount === null).length};
 }"""
 
@@ -113,7 +116,12 @@ def lab():
         pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium. Install it with "
                     "`apt-get install -y chromium` (`make test` does so when run as root).")
     base = pathlib.Path(tempfile.mkdtemp(prefix="browser-"))
-    course = copy_course(base / "course")
+    course = copy_course(base / "course")      # a student's clone, with the filter make sets up
+    shutil.copy2(ROOT / ".gitattributes", course / ".gitattributes")
+    git(course, "init", "-q")
+    git(course, "add", "-A")
+    git(course, "commit", "-qm", "the course")
+    make_nbstrip(course)
     (base / "home").mkdir()
     server = LabServer(course, base / "home", tcp=True, extra_args=["--LabApp.expose_app_in_browser=True"])
     with server:
@@ -162,6 +170,7 @@ def run_all_from_the_menu(page, timeout_s=180):
 
 
 def save(page, lab, path):
+    """Save as a student does; make lab's post-save hook then refreshes git's index entry."""
     page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
     page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty", timeout=30_000)
     return (lab.course / path).read_text()
@@ -196,6 +205,7 @@ def test_run_all_reaches_the_end_of_the_untouched_release(page, lab):
     saved = save(page, lab, RELEASE)
     assert '"output_type"' in saved
     assert nbstrip.clean(saved) == (ROOT / RELEASE).read_text()
+    assert git(lab.course, "status", "--porcelain", "--", RELEASE) == ""
 
 
 def test_a_wrong_adam_typed_into_the_release_gets_its_diagnosis_on_the_page(page, lab):
@@ -246,3 +256,4 @@ def test_lecture_runs_in_jupyterlab_and_saving_it_leaves_git_clean(page, lab, pa
     saved = save(page, lab, path)
     assert '"output_type"' in saved                       # the file on disk keeps its outputs ...
     assert nbstrip.clean(saved) == (ROOT / path).read_text()  # ... and git sees the committed text
+    assert git(lab.course, "status", "--porcelain", "--", path) == ""
