@@ -112,9 +112,7 @@ def wait_until_run_finished(page, timeout_s):
 
 @pytest.fixture(scope="module")
 def lab():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium. Install it with "
-                    "`apt-get install -y chromium` (`make test` does so when run as root).")
+    require_chromium()
     base = pathlib.Path(tempfile.mkdtemp(prefix="browser-"))
     course = copy_course(base / "course")      # a student's clone, with the filter make sets up
     shutil.copy2(ROOT / ".gitattributes", course / ".gitattributes")
@@ -129,14 +127,24 @@ def lab():
     shutil.rmtree(base, ignore_errors=True)
 
 
+def require_chromium():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: the browser tests drive Debian's chromium. Install it with "
+                    "`apt-get install -y chromium` (`make test` does so when run as root).")
+
+
+def launch_chromium(playwright, profile: pathlib.Path):
+    """Debian's chromium, headless, with a fresh profile (``--user-data-dir``)."""
+    return playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
+        viewport={"width": 1400, "height": 1000})
+
+
 @pytest.fixture(scope="module")
 def browser(lab):
     from playwright.sync_api import sync_playwright
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(lab.home / "chromium-profile"),      # a fresh --user-data-dir
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 1000})
+        context = launch_chromium(playwright, lab.home / "chromium-profile")
         yield context
         context.close()
 
@@ -182,6 +190,29 @@ def error_outputs(cell):
 
 def text_of(cell):
     return "".join(o.get("text", "") for o in cell["outputs"] if o["output_type"] == "stream")
+
+
+NBGRADER_COMMANDS = ["nbgrader:open-assignment-list", "nbgrader:open-formgrader",
+                     "nbgrader:open-course-list", "nbgrader:open-create-assignment"]
+# which of nbgrader's commands exist in the page (a disabled plugin registers none)
+HAS_COMMANDS_JS = f"""() => Object.fromEntries({json.dumps(NBGRADER_COMMANDS)}
+    .map(id => [id, window.jupyterapp.commands.hasCommand(id)]))"""
+
+
+def menu_bar(page):
+    return [t.strip() for t in page.locator(".lm-MenuBar-itemLabel").all_inner_texts()]
+
+
+def test_the_lab_opens_on_the_rendered_readme_without_the_instructors_tools(page, lab):
+    page.goto(f"{lab.url}/?reset&token={lab.token}")
+    heading = page.locator(".jp-RenderedMarkdown h1").first
+    heading.wait_for(timeout=60_000)
+    assert heading.inner_text().startswith("dlcourse")
+    assert "Nbgrader" not in menu_bar(page) and "Run" in menu_bar(page)
+    assert page.locator("#nbgrader-create_assignemnt").count() == 0    # (sic) nbgrader's sidebar id
+    assert page.evaluate(HAS_COMMANDS_JS) == dict.fromkeys(NBGRADER_COMMANDS, False)
+    open_notebook(page, lab, RELEASE)
+    page.get_by_role("button", name="Validate").first.wait_for(timeout=30_000)   # nbgrader's, for students
 
 
 def test_run_all_reaches_the_end_of_the_untouched_release(page, lab):
