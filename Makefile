@@ -45,9 +45,10 @@ lab: $(BIN)/.installed nbstrip
 
 # Notebooks are committed without outputs. .gitattributes sends every *.ipynb through the
 # "nbstrip" clean filter (.jupyter/nbstrip.py); this registers it in the clone's .git/config,
-# so running a lecture leaves `git status` clean. Outside a git clone it does nothing.
+# so running a lecture leaves `git status` clean. Outside a git clone of the course (an
+# unpacked zip, maybe inside some other repository) it does nothing.
 nbstrip: $(BIN)/.installed
-	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	@if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then \
 	    git config filter.nbstrip.clean '"$(abspath $(BIN))/python" .jupyter/nbstrip.py'; \
 	fi
 

@@ -184,3 +184,12 @@ def test_an_untracked_notebook_is_left_out_of_the_index(clone):
     (clone / "lectures" / "scratch.ipynb").write_text(nbformat.writes(nbformat.v4.new_notebook()))
     assert not nbstrip.refresh_index(clone / "lectures" / "scratch.ipynb")
     assert git(clone, "status", "--porcelain") == "?? lectures/scratch.ipynb\n"
+
+
+def test_a_course_folder_inside_another_repository_leaves_that_repositorys_config_alone(tmp_path):
+    outer = tmp_path / "my-notes"
+    outer.mkdir()
+    git(outer, "init", "-q")
+    course = copy_course(outer / "dlcourse")
+    make_nbstrip(course)
+    assert subprocess.run(["git", "config", "filter.nbstrip.clean"], cwd=outer).returncode == 1   # not set
