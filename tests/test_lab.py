@@ -77,7 +77,7 @@ class LabServer:
     on a free loopback port; kernels talk over unix sockets too (see conftest.py)."""
 
     def __init__(self, course: pathlib.Path, home: pathlib.Path, uid: int | None = None,
-                 tcp: bool = False, extra_args=()):
+                 tcp: bool = False, extra_args=(), wrapper=()):
         self.course, self.home, self.uid, self.tcp = course, home, uid, tcp
         self.token = secrets.token_hex(16)
         self.runtime = home / "rt"
@@ -91,6 +91,7 @@ class LabServer:
                         f"VENV={VENV}", "lab", f"LAB_ARGS={shlex.join(args)}"]
         if uid is not None:
             self.command = [*_as_user(uid), *self.command]
+        self.command = [*wrapper, *self.command]
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER")}
         self.env.update(HOME=str(home), JUPYTER_CONFIG_DIR=str(home / ".jupyter"),
                         JUPYTER_RUNTIME_DIR=str(self.runtime), JUPYTER_DATA_DIR=str(home / "data"),
@@ -228,9 +229,10 @@ def assert_serves_the_course_for_students(lab: LabServer):
 
 
 def test_make_lab_as_root_serves_students_tools_and_not_the_instructors(shared_tmp):
-    if os.geteuid() != 0:
-        pytest.fail("this test checks `make lab` as root (containers, Codespaces); run the suite as root")
-    with lab_for(shared_tmp) as lab:
+    # An ordinary user running the suite becomes root the way a rootless container does: in a
+    # user namespace of its own (jupyter_server's check is the same: euid 0).
+    wrapper = [] if os.geteuid() == 0 else ["unshare", "--user", "--map-root-user"]
+    with lab_for(shared_tmp, wrapper=wrapper) as lab:
         config = assert_serves_the_course_for_students(lab)
         # no exchange here: no assignment list either (it could only show an error)
         assert ASSIGNMENT_LIST_PLUGINS <= set(config["disabledExtensions"])
