@@ -19,6 +19,7 @@ JupyterLab: settings and workspaces you change stay in ``~/.jupyter``, outside t
 - Running a lecture leaves ``git status`` clean: after each save, a notebook whose only changes
   are outputs is marked unchanged in git's index (``nbstrip.refresh_index``).
 """
+import logging
 import os
 import pathlib
 import sys
@@ -50,6 +51,7 @@ def exchange_root():
     from nbgrader.exchange.default import Exchange
 
     app = NbGrader()   # reads nbgrader_config.py on the Jupyter config path and in the cwd
+    app.log_level = logging.ERROR   # having no nbgrader_config.py is the usual case here, not news
     cwd = os.getcwd()
     os.chdir(COURSE)   # the folder the server serves, as nbgrader's own handler does
     try:
@@ -88,27 +90,24 @@ def _after_save(model, os_path, contents_manager, **kwargs):
 
 c = get_config()  # noqa: F821 - provided by Jupyter when it loads this file
 
+# Jupyter logs an exception raised by a config file and goes on *without the rest of the file*,
+# which would bring the instructor's tools back: they are switched off first, with plain
+# assignments, and an exchange that cannot be read counts as none.
+c.ServerApp.jpserver_extensions.update({FORMGRADER: False, COURSE_LIST: False, ASSIGNMENT_LIST: False,
+                                        VALIDATE: True})
 c.ServerApp.root_dir = str(COURSE)
 c.ServerApp.allow_root = True
 c.LabApp.default_url = "/lab/tree/README.md"
-c.LabApp.app_settings_dir = str(HERE / "lab" / "settings")
+c.LabApp.app_settings_dir = str(HERE / "lab" / "settings")   # its overrides.json (this replaces the env's)
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
 c.ContentsManager.post_save_hook = _after_save
 
-# Jupyter logs an exception raised by a config file and goes on *without the rest of the file*,
-# which would bring the instructor's tools back: everything above is plain assignments, and an
-# exchange that cannot be read counts as none.
 try:
     EXCHANGE = exchange_root()
 except Exception as exc:  # noqa: BLE001 - any failure here means "no exchange to list"
     print(f"[.jupyter] no nbgrader exchange: {type(exc).__name__}: {exc}", file=sys.stderr)
     EXCHANGE = None
-c.ServerApp.jpserver_extensions.update({
-    FORMGRADER: False,
-    COURSE_LIST: False,
-    ASSIGNMENT_LIST: EXCHANGE is not None,
-    VALIDATE: True,
-})
 if EXCHANGE is not None:
+    c.ServerApp.jpserver_extensions.update({ASSIGNMENT_LIST: True})
     c.ServerApp.tornado_settings.update({"page_config_hook": _enable_assignment_list})
