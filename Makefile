@@ -2,7 +2,8 @@
 # and pip when it is missing, so a fresh clone needs nothing else first.
 #
 #   make demo     grade the bundled sample class and print where the report is
-#   make test     install the test extras (and torch for the live cross-check), run pytest
+#   make test     install the test extras (and torch for the live cross-check), run pytest;
+#                 as root it also installs Debian's chromium for the browser tests when missing
 #   make lab      start JupyterLab on the course, as a student sees it (LAB_ARGS=... adds options)
 #   make release  regenerate assignments/release/ and solutions/ from assignments/source/
 #   make grade    grade a class:  make grade SUBMISSIONS=path/to/submitted  (or ZIP=lms.zip)

@@ -9,7 +9,8 @@ JupyterLab: settings and workspaces you change stay in ``~/.jupyter``, outside t
 - It serves the repository and opens on its README (shown as rendered Markdown: see
   ``lab/settings/overrides.json``).
 - Root may run it (containers, Codespaces and root shells have no other user); without
-  ``allow_root`` jupyter_server refuses to start as root.
+  ``allow_root`` jupyter_server refuses to start as root. As root it does not try to open a
+  browser.
 - Students get nbgrader's Validate button and, when an nbgrader exchange is set up (see
   :func:`exchange_root`), its Assignments list (fetch and submit). The instructor's tools
   (Formgrader, the course list, the Create Assignment sidebar) are off: here they would only
@@ -97,6 +98,9 @@ c.ServerApp.jpserver_extensions.update({FORMGRADER: False, COURSE_LIST: False, A
                                         VALIDATE: True})
 c.ServerApp.root_dir = str(COURSE)
 c.ServerApp.allow_root = True
+# Root is almost always a container, with no browser to open (and chromium refuses to start
+# as root without --no-sandbox): jupyter prints the URL to open instead.
+c.ServerApp.open_browser = os.geteuid() != 0
 c.LabApp.default_url = "/lab/tree/README.md"
 c.LabApp.app_settings_dir = str(HERE / "lab" / "settings")   # its overrides.json (this replaces the env's)
 c.LabApp.news_url = None
