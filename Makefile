@@ -2,8 +2,9 @@
 # and pip when it is missing, so a fresh clone needs nothing else first.
 #
 #   make demo     grade the bundled sample class and print where the report is
-#   make test     install the test extras (and torch for the live cross-check), run pytest
-#   make lab      start JupyterLab on the course
+#   make test     install the test extras (and torch for the live cross-check), run pytest;
+#                 as root it also installs Debian's chromium and bubblewrap when missing
+#   make lab      start JupyterLab on the course, as a student sees it (LAB_ARGS=... adds options)
 #   make release  regenerate assignments/release/ and solutions/ from assignments/source/
 #   make grade    grade a class:  make grade SUBMISSIONS=path/to/submitted  (or ZIP=lms.zip)
 #   make bench    run the benchmarks in bench/
@@ -13,11 +14,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 # Put the venv first on PATH so Jupyter kernels (and nbgrader's) run its python.
-RUN    := PATH="$(CURDIR)/$(BIN):$$PATH"
+RUN    := PATH="$(abspath $(BIN)):$$PATH"
 TORCH  := torch==2.13.0
 JOBS   ?= 2
 
-.PHONY: demo test lab release grade bench clean formgrader
+.PHONY: demo test lab release grade bench clean formgrader nbstrip system-packages
 
 # The runtime environment: the course and its command.
 $(BIN)/.installed: pyproject.toml
@@ -26,23 +27,43 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-# Tests add hypothesis, nbclient, xdist, dask and torch (test-only: the course never imports it),
-# and bubblewrap, which tests/test_sandbox.py uses as an independent check of the sandbox's view
-# (installed only when missing and we are root on a Debian-like system; skipped otherwise).
+# Tests add hypothesis, nbclient, xdist, playwright, dask and torch (test-only: the course never imports it).
 $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,dask]" "$(TORCH)"
-	command -v bwrap >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	    apt-get install -y -qq bubblewrap >/dev/null; } || true
 	touch $@
 
 demo: $(BIN)/.installed
 	$(RUN) $(BIN)/python -m autograder demo --out demo-output
 
-test: $(BIN)/.installed-test
-	$(RUN) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
+# One BLAS thread per process: the two test workers already use both cores, and threaded
+# OpenBLAS on small matrices under that load made lectures up to 6x slower.
+test: $(BIN)/.installed-test nbstrip system-packages
+	$(RUN) OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
 
-lab: $(BIN)/.installed
-	$(RUN) $(BIN)/jupyter lab --notebook-dir=.
+# JupyterLab as a student sees it: .jupyter/ holds the course's configuration (root may run
+# it, it opens on the README, nbgrader's instructor tools are off; .jupyter/jupyter_server_config.py
+# says why). It comes after your own ~/.jupyter on the config path, so your settings still win.
+lab: $(BIN)/.installed nbstrip
+	$(RUN) JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
+	    $(BIN)/jupyter lab $(LAB_ARGS)
+
+# Notebooks are committed without outputs. .gitattributes sends every *.ipynb through the
+# "nbstrip" clean filter (.jupyter/nbstrip.py); this registers it in the clone's .git/config,
+# so running a lecture leaves `git status` clean. Outside a git clone of the course (an
+# unpacked zip, maybe inside some other repository) it does nothing.
+nbstrip: $(BIN)/.installed
+	@if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then \
+	    git config filter.nbstrip.clean '"$(abspath $(BIN))/python" .jupyter/nbstrip.py'; \
+	fi
+
+# What the tests need from Debian: chromium for the browser tests (never a browser downloaded
+# by `playwright install`) and bubblewrap, the sandbox tests' independent check of the view.
+system-packages:
+	@if [ ! -x /usr/bin/chromium ] || ! command -v bwrap >/dev/null; then \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium bubblewrap >/dev/null; \
+	    else echo "make: the tests need Debian's chromium and bubblewrap:" \
+	              "run 'sudo apt-get install -y chromium bubblewrap'" >&2; fi; \
+	fi
 
 release: $(BIN)/.installed
 	$(RUN) $(BIN)/python -m autograder.build

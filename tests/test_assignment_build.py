@@ -127,14 +127,74 @@ def test_the_solution_notebook_runs_cleanly_and_draws_the_paths(kernel_sockets):
     assert figures == 1 and passed == 2 * len(PARTS)
 
 
-def test_the_release_runs_without_crashing_and_skips_unwritten_optimizers(kernel_sockets):
+def test_every_test_cell_carries_raises_exception_in_source_and_release():
+    """JupyterLab's Run All asks the kernel not to abort the queue after a cell tagged
+    ``raises-exception`` (``stop_on_error: false``), so a failing test does not stop the cells
+    after it. nbgrader's generate_assignment keeps the tag; it is on test cells only, so an
+    error in a student's own cell still stops Run All where the student must look."""
+    for path in (SOURCE, RELEASE, SOLUTION):
+        for cell in cells(path):
+            tagged = "raises-exception" in cell.metadata.get("tags", [])
+            assert tagged == bool(cell.metadata.get("nbgrader", {}).get("grade")), (path, cell.source[:60])
+
+
+def run_release(kernel_sockets, **options):
     nb = nbformat.read(RELEASE, as_version=4)
-    NotebookClient(nb, kernel_name="python3", timeout=120, allow_errors=True, config=kernel_sockets.config(),
-                   resources={"metadata": {"path": str(RELEASE.parent)}}).execute()
+    NotebookClient(nb, kernel_name="python3", timeout=120, config=kernel_sockets.config(),
+                   resources={"metadata": {"path": str(RELEASE.parent)}}, **options).execute()
+    return nb
+
+
+def test_the_untouched_release_runs_to_the_end_with_every_test_failing_as_not_implemented(kernel_sockets):
+    # no allow_errors: nbclient stops at an error unless the cell is tagged raises-exception,
+    # the same rule as JupyterLab's Run All (tests/test_browser_notebooks.py checks it there)
+    nb = run_release(kernel_sockets)
+    failures = [c for c in nb.cells if any(o.output_type == "error" for o in c.get("outputs", []))]
+    assert len(failures) == len(PARTS)
+    assert all(c.metadata.nbgrader.grade for c in failures)
+    for cell in failures:
+        error = next(o for o in cell.outputs if o.output_type == "error")
+        assert error.ename == "AssertionError" and "not implemented" in error.evalue, error.evalue
+
+
+def test_the_final_figure_has_a_panel_per_optimizer_and_says_which_are_not_written(kernel_sockets):
+    nb = run_release(kernel_sockets)
     demo = nb.cells[-1]
     assert not [o for o in demo.outputs if o.output_type == "error"]
-    assert "not written yet, skipped" in "".join(o.get("text", "") for o in demo.outputs)
-    failures = [c for c in nb.cells if any(o.output_type == "error" for o in c.get("outputs", []))]
-    assert len(failures) == len(PARTS)   # every test cell fails (NotImplementedError), nothing else
-    text = "\n".join("\n".join(o.traceback) for c in failures for o in c.outputs if o.output_type == "error")
-    assert "not implemented" in text
+    text = "".join(o.get("text", "") for o in demo.outputs)
+    names = ["SGD", "Momentum", "Nesterov", "AdaGrad", "RMSprop", "Adadelta", "Adam", "AdaMax", "Nadam"]
+    assert text.splitlines() == [f"{name}: not written yet" for name in names]
+    assert "skipped" not in text and "KeyError" not in text
+    assert sum("image/png" in o.get("data", {}) for o in demo.outputs) == 1
+
+
+def test_the_final_figure_explains_a_missing_class_and_a_crashing_one(kernel_sockets):
+    """Cells not run (class undefined) or an update that raises: the panel says so; no crash."""
+    import matplotlib.pyplot as plt
+    demo = next(c for c in cells(RELEASE) if c.metadata.get("nbgrader", {}).get("grade_id") == "demo_plot")
+    setup = "\n".join(c.source for c in cells(RELEASE)
+                      if c.metadata.get("nbgrader", {}).get("grade_id") in ("setup", "base_class"))
+    namespace = {}
+    exec(setup, namespace)
+    exec("class SGD(Optimizer):\n"
+         "    def __init__(self, lr=0.01):\n        super().__init__(lr)\n"
+         "    def update(self, params, grads):\n        raise ValueError('half written')\n", namespace)
+    exec("class Adam(Optimizer):\n"
+         "    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):\n"
+         "        super().__init__(lr)\n        self.beta1, self.beta2, self.eps = beta1, beta2, eps\n"
+         "    def update(self, params, grads):\n"
+         "        for name, p in params.items():\n            p -= self.lr * np.sign(grads[name])\n",
+         namespace)
+    import contextlib
+    import io
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(demo.source, namespace)
+    fig = plt.gcf()
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    plt.close("all")
+    lines = out.getvalue().splitlines()
+    assert "SGD: your update() raised" in lines
+    assert "Momentum: not written yet" in lines
+    assert not any(line.startswith("Adam:") for line in lines)
+    assert len(titles) == 9 and "Adam: differs" in titles
