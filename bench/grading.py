@@ -67,8 +67,8 @@ def main() -> int:
     ap.add_argument("--endless", action="store_true", help="one student loops forever in Momentum.update")
     ap.add_argument("--no-compare-preload", action="store_true", help="skip the --no-preload run")
     args = ap.parse_args()
-    from autograder.classgrade import pipeline, samples
-    pipeline.venv_on_path()
+    from autograder.classgrade import course, samples
+    course.venv_on_path()
     work = args.keep or tempfile.mkdtemp(prefix="bench-grading-")
     os.makedirs(work, exist_ok=True)
     print(f"building a class of {args.students} students (no hostile ones) in {work} ...", flush=True)

@@ -15,7 +15,7 @@ import time
 import nbformat
 import pytest
 
-from autograder.classgrade import pipeline, samples
+from autograder.classgrade import course, pipeline, samples
 from autograder.classgrade.outcome import Status
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -29,7 +29,7 @@ EXPECTED = {"ann": 110.0, "bob": 95.0, "cy": 0.0, "dee": 0.0}
 @pytest.fixture(scope="module")
 def klass(tmp_path_factory):
     root = tmp_path_factory.mktemp("class")
-    template = pipeline.prepare_template(COURSE, ASSIGNMENT, str(root / "pre"))
+    template = course.prepare_template(COURSE, ASSIGNMENT, str(root / "pre"))
     release = nbformat.read(os.path.join(template, "release", ASSIGNMENT, ASSIGNMENT + ".ipynb"), as_version=4)
     fills = samples.solution_fills(os.path.join(COURSE, "source", ASSIGNMENT, ASSIGNMENT + ".ipynb"))
     stubs = {samples.grade_id(c): c.source for c in release.cells if samples.grade_id(c) in fills}
@@ -180,8 +180,8 @@ def test_a_new_gradebook_matches_the_one_nbgrader_creates(tmp_path):
     import sqlite3
 
     from nbgrader.api import Gradebook
-    pipeline.venv_on_path()
-    pipeline.new_gradebook(str(tmp_path / "ours.db"))
+    course.venv_on_path()
+    course.new_gradebook(str(tmp_path / "ours.db"))
     Gradebook(f"sqlite:///{tmp_path / 'theirs.db'}").close()
 
     def schema(path):

@@ -99,8 +99,8 @@ if _src:
 
 def build_hostile(tmp):
     """The hostile class: {student: (notebook bytes or None, expectation)} and the zip."""
-    from autograder.classgrade import pipeline, samples as synth
-    template = pipeline.prepare_template(COURSE, ASSIGNMENT, str(tmp / "pre"))
+    from autograder.classgrade import course, samples as synth
+    template = course.prepare_template(COURSE, ASSIGNMENT, str(tmp / "pre"))
     release = nbformat.read(os.path.join(template, "release", ASSIGNMENT, ASSIGNMENT + ".ipynb"), as_version=4)
     fills = synth.solution_fills(SOURCE_NB)
     out = str(tmp / "out")

@@ -33,7 +33,8 @@ from . import collect as col
 from .decide import Identity, decide
 from .outcome import Status, SubmissionResult
 from .protocol import AssignmentSpec, load_spec
-from .worker import COURSE_ID, GradeConfig, Task, grade_submission, instructor_config
+from .course import prepare_template
+from .worker import GradeConfig, Task, grade_submission
 
 PREFLIGHT_SOLUTION = "__preflight_solution__"
 PREFLIGHT_RELEASE = "__preflight_release__"
@@ -61,57 +62,6 @@ class Summary:
     @property
     def not_graded(self) -> list[str]:
         return [r.student_id for r in self.results if r.status is Status.NOT_GRADED]
-
-
-def venv_on_path() -> None:
-    """nbgrader runs ``alembic`` (a console script) when it creates a gradebook: find ours."""
-    bindir = os.path.dirname(sys.executable)
-    path = os.environ.get("PATH", "")
-    if bindir not in path.split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + path
-
-
-def new_gradebook(path: str) -> None:
-    """An empty nbgrader gradebook at ``path``: nbgrader's tables and alembic version stamp.
-
-    nbgrader makes the same when it opens a missing gradebook, but learns the version by
-    running ``alembic heads`` in a subprocess (about 2 s); alembic's API reads it in-process.
-    """
-    from alembic.script import ScriptDirectory
-    from nbgrader.api import Base
-    from nbgrader.dbutil import ALEMBIC_DIR
-    from sqlalchemy import create_engine, text
-    head = ScriptDirectory(ALEMBIC_DIR).get_current_head()
-    engine = create_engine(f"sqlite:///{path}")
-    try:
-        Base.metadata.create_all(bind=engine)
-        with engine.begin() as con:
-            con.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-            con.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head})
-    finally:
-        engine.dispose()
-
-
-def prepare_template(course: str, assignment: str, work: str) -> str:
-    """A course copy with ``source/<assignment>``, its release and a gradebook from
-    ``generate_assignment`` (nbgrader's Python API, in-process)."""
-    from nbgrader.apps import NbGraderAPI
-    venv_on_path()
-    template = os.path.join(work, "template")
-    shutil.rmtree(template, ignore_errors=True)
-    os.makedirs(os.path.join(template, "source"))
-    shutil.copytree(os.path.join(course, "source", assignment), os.path.join(template, "source", assignment),
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-    c = instructor_config(course)
-    c.CourseDirectory.root = template
-    c.CourseDirectory.course_id = COURSE_ID
-    c.CourseDirectory.db_url = f"sqlite:///{os.path.join(template, 'gradebook.db')}"
-    c.Application.log_level = "WARN"
-    new_gradebook(os.path.join(template, "gradebook.db"))
-    r = NbGraderAPI(config=c).generate_assignment(assignment, force=True)
-    if not r.get("success"):
-        raise RuntimeError(f"nbgrader generate_assignment failed for {assignment}:\n{r.get('error') or r.get('log')}")
-    return template
 
 
 def _tasks(collection, spec: AssignmentSpec) -> list[Task]:

@@ -46,23 +46,19 @@ LMS exports (``python -m autograder.classgrade.export --out OUT``).
 
 from __future__ import annotations
 
-import copy
 import csv
 import datetime as dt
 import json
 import os
 import shutil
 import sqlite3
-import sys
-import tempfile
 from dataclasses import asdict, dataclass, field, replace
 
 from .flags import Flag, Kind
 from .outcome import PartScore, Status, SubmissionResult
 from .protocol import AssignmentSpec
 
-#: The nbgrader course id of the output folder (the workers' gradebooks use the same).
-COURSE_ID = "course"
+from .course import COURSE_ID, make_template_gradebook
 #: Where a plain ``nbgrader export`` run in OUT writes (nbgrader's default, grades.csv, is ours).
 NBGRADER_EXPORT = "nbgrader-grades.csv"
 
@@ -181,64 +177,6 @@ def write_course_root(out: str, spec: AssignmentSpec, run: RunInfo) -> str:
             shutil.rmtree(dest, ignore_errors=True)
             shutil.copytree(src, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     return config
-
-
-def instructor_config(course: str):
-    """The course's nbgrader_config.py without its paths (stubs, delimiters stay)."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-    if not os.path.exists(os.path.join(course, "nbgrader_config.py")):
-        return Config()
-    c = copy.deepcopy(PyFileConfigLoader("nbgrader_config.py", path=course).load_config())
-    for key in ("CourseDirectory", "Exchange"):
-        c.pop(key, None)
-    return c
-
-
-def new_gradebook(path: str) -> None:
-    """An empty nbgrader gradebook at ``path``: nbgrader's tables and alembic version stamp.
-
-    nbgrader makes the same when it opens a missing gradebook, but learns the version by
-    running ``alembic heads`` in a subprocess (about 2 s); alembic's API reads it in-process.
-    """
-    from alembic.script import ScriptDirectory
-    from nbgrader.api import Base
-    from nbgrader.dbutil import ALEMBIC_DIR
-    from sqlalchemy import create_engine, text
-    head = ScriptDirectory(ALEMBIC_DIR).get_current_head()
-    engine = create_engine(f"sqlite:///{path}")
-    try:
-        Base.metadata.create_all(bind=engine)
-        with engine.begin() as con:
-            con.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
-            con.execute(text("INSERT INTO alembic_version (version_num) VALUES (:head)"), {"head": head})
-    finally:
-        engine.dispose()
-
-
-def make_template_gradebook(course: str, assignment: str, dest: str) -> str:
-    """``dest``: the gradebook ``nbgrader generate_assignment`` makes for ``assignment``
-    (its notebook, grade, solution and source cells with their checksums), nothing else."""
-    from nbgrader.apps import NbGraderAPI
-    bindir = os.path.dirname(sys.executable)      # nbgrader may run alembic, a console script
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    with tempfile.TemporaryDirectory(prefix="template-") as root:
-        shutil.copytree(os.path.join(course, "source", assignment), os.path.join(root, "source", assignment),
-                        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
-        db = os.path.join(root, "gradebook.db")
-        new_gradebook(db)
-        c = instructor_config(course)
-        c.CourseDirectory.root = root
-        c.CourseDirectory.course_id = COURSE_ID
-        c.CourseDirectory.db_url = f"sqlite:///{db}"
-        c.Application.log_level = "WARN"
-        r = NbGraderAPI(config=c).generate_assignment(assignment, force=True)
-        if not r.get("success"):
-            raise RuntimeError(f"nbgrader generate_assignment failed for {assignment}:\n"
-                               f"{r.get('error') or r.get('log')}")
-        shutil.copy(db, dest)
-    return dest
 
 
 # ------------------------------------------------------------------------------ gradebook

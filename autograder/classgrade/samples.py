@@ -142,7 +142,7 @@ def build_class(course: str, assignment: str, dest: str, students: int = 40, see
 
     Returns (submitted dir, roster path, {student: what was done to the submission}).
     """
-    from .pipeline import prepare_template
+    from .course import prepare_template
     from .protocol import load_spec
     rng = random.Random(seed)
     notebook = load_spec(course, assignment).notebook
@@ -162,11 +162,11 @@ def build_class(course: str, assignment: str, dest: str, students: int = 40, see
         subs.append((sid, changes, append or []))
 
     mist = mistake_fills(fills, assignment)
+    reserved = 3 + (len(HOSTILE_DEMO) + 3 if hostile else 0)   # perfect ones, hostile, empty, pdf, missing
     add("perfect", {})
     for key in list(mist)[:max(0, students - reserved - 1)]:
         gid, src, _ = mist[key]
         add(f"mistake {key}", {gid: src})
-    reserved = 3 + (len(HOSTILE_DEMO) + 3 if hostile else 0)   # perfect ones, hostile, empty, pdf, missing
     keys = list(mist)
     while len(plan) < max(students - reserved, 1):
         kind = rng.random()

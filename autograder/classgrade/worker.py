@@ -18,7 +18,6 @@ retried once; if it happens again the row is ``not graded`` with the cause, neve
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import socket
@@ -33,7 +32,7 @@ from .flags import Flag, Kind
 from .outcome import Status, SubmissionResult
 from .protocol import AssignmentSpec
 
-COURSE_ID = "course"
+from .course import COURSE_ID, instructor_config
 
 
 @dataclass
@@ -88,19 +87,6 @@ def nbgrader_config(cfg: GradeConfig, root: str):
         capped_execute_class(), IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
         SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
     c.Application.log_level = "WARN"
-    return c
-
-
-def instructor_config(course: str):
-    """The course's nbgrader_config.py, without what the grader sets itself."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-    path = os.path.join(course, "nbgrader_config.py")
-    if not os.path.exists(path):
-        return Config()
-    c = copy.deepcopy(PyFileConfigLoader("nbgrader_config.py", path=course).load_config())
-    for key in ("CourseDirectory", "Exchange"):
-        c.pop(key, None)
     return c
 
 
