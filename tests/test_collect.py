@@ -885,3 +885,24 @@ def test_nbgrader_folder_attacks(tmp_path):
     for root, _, names in os.walk(tmp_path / "work"):
         for n in names:
             assert b"SECRET" not in open(os.path.join(root, n), "rb").read()
+
+
+@pytest.mark.parametrize("sid", ["..", "."])
+def test_an_id_that_cannot_name_a_folder_is_never_a_student(tmp_path, sid):
+    """Ids become folder names (submitted/<id>/, feedback/<id>/): '..' would reach outside them."""
+    z = tmp_path / "c.zip"
+    nb = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr(f"optimizers_{sid}_attempt_2026-11-30-10-00-00_optimizers.ipynb", nb)
+        zf.writestr("optimizers_ann_attempt_2026-11-30-10-00-00_optimizers.ipynb", nb)
+    c = collect(zip_path=str(z), roster=None, assignment="optimizers", notebook="optimizers",
+                workdir=str(tmp_path / "w"))
+    assert [e.student_id for e in c.entries] == ["ann"]
+    assert any("cannot be a student id" in u.reason for u in c.unmatched)
+
+
+def test_a_roster_id_that_cannot_name_a_folder_is_refused(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,first_name\n..,Dot\n")
+    with pytest.raises(ValueError, match="cannot name a folder"):
+        col.read_roster(str(roster))

@@ -466,6 +466,9 @@ def read_roster(path: str) -> list[RosterRow]:
                 sid = normalize_id(row.get(key) or "")
                 if not sid:
                     raise ValueError(f"roster {path}, line {line}: no id")
+                if not is_path_safe(sid):
+                    raise ValueError(f"roster {path}, line {line}: id {sid!r} cannot name a folder "
+                                     "(no '.', '..', slashes or NUL)")
                 if sid in seen:
                     raise ValueError(f"roster {path} lists id {sid!r} twice (lines {seen[sid]} and {line})")
                 seen[sid] = line
@@ -701,6 +704,11 @@ class _Uploads:
         return attempts[key]
 
 
+def is_path_safe(student_id: str) -> bool:
+    """Can ``student_id`` name a folder of its own (no ``.``/``..``, no slash, no NUL)?"""
+    return student_id not in (".", "..") and not any(ch in student_id for ch in "/\\\0")
+
+
 def _check_id(raw: str, limits: Limits, roster: Roster, uploads: _Uploads, name: str) -> str | None:
     """The id to file an upload under, or None (listed as unmatched) when it cannot be one."""
     sid = normalize_id(raw)
@@ -711,6 +719,12 @@ def _check_id(raw: str, limits: Limits, roster: Roster, uploads: _Uploads, name:
         return None
     if _has_control(sid):
         uploads.unmatched.append(Unmatched(display(name), "the student id holds control characters"))
+        return None
+    if not is_path_safe(sid):
+        # ids name folders (nbgrader's submitted/<id>/, the feedback pages): "..", "." or a
+        # slash would reach outside them
+        uploads.unmatched.append(Unmatched(display(name), f"{display(sid)!r} cannot be a student id "
+                                                          "(it cannot name a folder)"))
         return None
     if len(sid) > limits.id_chars:
         row = sid[:limits.id_chars] + "…" + hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()[:8]

@@ -116,9 +116,14 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
 
     from . import pool as pools
     from .sandbox import Limits, capabilities, describe
+    import datetime as dt
+
+    from .export import parse_formats
     t0 = time.monotonic()
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     course, out = os.path.abspath(course), os.path.abspath(out)
     spec = load_spec(course, assignment, checks)
+    exports = tuple(parse_formats(",".join(exports))) if exports else ()
     if not submissions and not zip_path:
         raise ValueError("give --submissions DIR or --zip FILE")
     os.makedirs(out, exist_ok=True)
@@ -204,15 +209,17 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
                       unmatched=[(u.name, u.reason) for u in collection.unmatched],
                       limits={"timeout_s": int(timeout), "cell_timeout_s": int(cell_timeout),
                               "memory_mb": int(memory_mb), "workers": workers})
-    summary.paths = _write_outputs(summary, template, exports)
+    summary.paths = _write_outputs(summary, template, exports, started)
     shutil.rmtree(os.path.join(work, "uploads"), ignore_errors=True)
     summary.seconds = time.monotonic() - t0
     return summary
 
 
-def _write_outputs(summary: Summary, template: str, exports: tuple[str, ...]) -> dict:
+def _write_outputs(summary: Summary, template: str, exports: tuple[str, ...], started: str) -> dict:
     """Every output from the one result list (the record, export and report stages)."""
-    from . import record, report
+    import datetime as dt
+
+    from . import record
     from .feedback import standalone_page
     spec, out = summary.spec, summary.out
     for r in summary.results:
@@ -224,16 +231,14 @@ def _write_outputs(summary: Summary, template: str, exports: tuple[str, ...]) ->
             r.feedback = rel
     run = record.RunInfo(assignment=spec.name, seed=summary.seed, sandbox=summary.sandbox,
                          seconds=summary.seconds, template_gradebook=os.path.join(template, "gradebook.db"),
-                         limits=dict(summary.limits))
-    written = record.write_outputs(out, spec, summary.results, summary.unmatched, run)
-    paths = {"grades": written.grades_csv, "results": written.results_json, "gradebook": written.gradebook}
+                         limits=dict(summary.limits), started=started, course=spec.course,
+                         finished=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"))
+    written = record.write_all(out, spec, summary.results, summary.unmatched, run, exports=exports)
+    paths = {"grades": written.grades_csv, "results": written.results_json, "gradebook": written.gradebook,
+             "report": written.report}
     if written.previous_gradebook:
         paths["previous gradebook"] = written.previous_gradebook
-    if exports:
-        from . import export
-        paths.update(export.write_exports(out, exports, spec, summary.results, run))
-    paths["report"] = report.write_class_report(os.path.join(out, "report.html"), spec, summary.results,
-                                                summary.unmatched, run)
+    paths.update({f"{fmt} export": path for fmt, path in (written.exports or {}).items()})
     return paths
 
 
@@ -250,9 +255,9 @@ def print_summary(summary, file=sys.stdout) -> None:
     print(f"\n{len(rows)} students, {len(graded)} submitted, mean over submitters {mean:.2f}, "
           f"{sum(1 for r in rows if r.needs_review)} to review, {summary.seconds:.1f} s", file=file)
     print(f"sandbox:   {summary.sandbox}", file=file)
-    for name in ("grades", "report", "gradebook"):
-        if name in summary.paths:
-            print(f"{name + ':':<10} {summary.paths[name]}", file=file)
+    for name, path in summary.paths.items():
+        if name != "results":
+            print(f"{name + ':':<10} {path}", file=file)
     print(f"feedback:  {os.path.join(summary.out, 'feedback')}", file=file)
     if summary.not_graded:
         print(f"\nNOT GRADED (grader errors, see grades.csv; fix the cause and grade again): "

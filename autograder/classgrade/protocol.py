@@ -58,6 +58,7 @@ class AssignmentSpec:
 
     name: str
     notebook: str                     # notebook file stem
+    course: str                       # the instructor's nbgrader course root
     checks: str                       # the checks module's name
     parts: list[PartSpec]             # graded test cells, notebook order
     test_sources: dict[str, str]      # test grade_id -> the released source (edits are restored)
@@ -155,7 +156,7 @@ def load_spec(course: str, assignment: str, checks: str | None = None) -> Assign
     for cell in nb.cells:
         if cell.cell_type == "code" and ((cell.get("metadata") or {}).get("nbgrader") or {}).get("solution"):
             solution_classes.update(class_sources(cell.source))
-    return AssignmentSpec(name=assignment, solution_classes=solution_classes, test_full_sources=full, notebook=notebook, checks=checks, parts=parts, test_sources=tests,
+    return AssignmentSpec(name=assignment, course=os.path.abspath(course), solution_classes=solution_classes, test_full_sources=full, notebook=notebook, checks=checks, parts=parts, test_sources=tests,
                           locked=locked, setup_before=setup, solution_ids=sols, recorder_files=files,
                           recorder_module=getattr(mod, "RECORDER_MODULE", checks),
                           targets=[t for p in parts for t in p.targets], names=names)
