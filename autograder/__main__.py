@@ -1,4 +1,5 @@
-"""Command line: ``python -m autograder grade ...`` and ``python -m autograder demo``.
+"""Command line: ``python -m autograder grade ...``, ``python -m autograder demo`` and
+``python -m autograder export --out OUT [--format canvas,moodle]`` (after manual grading).
 
     python -m autograder grade [--course assignments] [--assignment optimizers]
         (--submissions DIR | --zip FILE) [--roster roster.csv] [--out grading]
@@ -61,7 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--workers", type=int, default=None)
     d.add_argument("--course", default="assignments")
     d.add_argument("--assignment", default="optimizers", choices=("optimizers", "backprop"))
+    e = sub.add_parser("export", add_help=False,
+                       help="rewrite grades.csv and LMS files of a grading folder with the formgrader's manual "
+                            "scores (see python -m autograder export --help)")
+    e.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
+    if args.command == "export":
+        from autograder.classgrade import export
+        return export.main(args.rest)
     if args.command == "demo":
         from autograder.classgrade import demo
         return demo.main(out=args.out, students=args.students, workers=args.workers,
