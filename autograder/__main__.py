@@ -62,14 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--workers", type=int, default=None)
     d.add_argument("--course", default="assignments")
     d.add_argument("--assignment", default="optimizers", choices=("optimizers", "backprop"))
-    e = sub.add_parser("export", add_help=False,
-                       help="rewrite grades.csv and LMS files of a grading folder with the formgrader's manual "
-                            "scores (see python -m autograder export --help)")
-    e.add_argument("rest", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
-    if args.command == "export":
+    sub.add_parser("export", add_help=False,
+                   help="rewrite grades.csv and LMS files of a grading folder with the formgrader's manual "
+                        "scores (see python -m autograder export --help)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["export"]:          # its own parser: python -m autograder.classgrade.export
         from autograder.classgrade import export
-        return export.main(args.rest)
+        return export.main(argv[1:])
+    args = parser.parse_args(argv)
     if args.command == "demo":
         from autograder.classgrade import demo
         return demo.main(out=args.out, students=args.students, workers=args.workers,
