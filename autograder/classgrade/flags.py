@@ -87,8 +87,9 @@ class Kind(enum.Enum):
                          "the tests; read the part")
     # -- cheating
     TAMPERING = _Spec("tampering", Severity.CHEATING,
-                      "the in-kernel tests passed but the grader's own check did not: the code manipulated "
-                      "the tests; the part scored 0")
+                      "the code tries to change how it is graded (patches the tests, NumPy or the grader, "
+                      "exits or signals processes, opens grader files): nothing it does reaches the grader's "
+                      "own check, so its points are what that check gave; read the cell and decide")
     COPYING = _Spec("copying", Severity.CHEATING,
                     "the part uses or copies the course's reference implementation: it scored 0")
     # -- after grading
