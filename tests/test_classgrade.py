@@ -125,10 +125,10 @@ def test_a_grader_fault_during_the_run_is_not_graded_never_a_zero(klass, tmp_pat
     from autograder.classgrade import worker
     real = worker.Worker.launcher
 
-    def launcher(self, argv, workdir, lib):
+    def launcher(self, argv, workdir, lib, channel):
         if os.path.basename(os.path.dirname(workdir)) == "recorder" and self._current == "bob":
             raise OSError("sandbox exploded")
-        return real(self, argv, workdir, lib)
+        return real(self, argv, workdir, lib, channel)
     real_grade = worker.Worker.grade
 
     def grade_one(self, task):

@@ -110,7 +110,7 @@ def test_patching_the_recorder_inside_the_student_process_earns_nothing(tmp_path
 
 
 def test_a_launcher_that_cannot_start_is_the_graders_fault(tmp_path):
-    def broken(argv, workdir, lib):
+    def broken(argv, workdir, lib, channel):
         raise OSError("no such sandbox")
     parts = {"SGD": checks.scenarios("SGD", "all"), "Adam": checks.scenarios("Adam", "all")}
     recs = recorder.record_parts(checks, parts, solution_cells(), broken, str(tmp_path), 5.0,
@@ -119,8 +119,8 @@ def test_a_launcher_that_cannot_start_is_the_graders_fault(tmp_path):
 
 
 def test_a_process_that_never_greets_is_the_graders_fault(tmp_path):
-    def silent(argv, workdir, lib):
-        return recorder.plain_launcher(["sleep", "30"], workdir, lib)
+    def silent(argv, workdir, lib, channel):
+        return recorder.plain_launcher(["sleep", "30"], workdir, lib, channel)
     parts = {"SGD": checks.scenarios("SGD", "all")}
     recs = recorder.record_parts(checks, parts, solution_cells(), silent, str(tmp_path), 5.0,
                                  time.monotonic() + 3, ("checks.py", "result.py"), "autograder.checks")
@@ -188,3 +188,12 @@ def test_a_student_process_sending_garbage_gets_no_verdict(tmp_path):
              "        s.sendall(b'\\x00\\x00\\x00\\x05hello')\n    except Exception:\n        pass\n")
     _, verdicts = record(solution_cells() + [cheat], ["SGD"], tmp_path)
     assert verdicts["SGD"] is Fault.GARBLED
+
+
+def test_a_deep_output_folder_does_not_break_the_channel(tmp_path):
+    """The socket lives in a short folder of its own: a unix socket path must fit in 107 bytes,
+    and the output folder can be anywhere (this failed with "AF_UNIX path too long")."""
+    deep = tmp_path / ("d" * 100) / ("e" * 100)
+    deep.mkdir(parents=True)
+    _, verdicts = record(solution_cells(), ["SGD"], deep)
+    assert verdicts == {"SGD": True}

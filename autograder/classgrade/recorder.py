@@ -26,6 +26,7 @@ import os
 import shutil
 import socket
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -64,10 +65,12 @@ class Launched:
     close: Callable[[], None]
 
 
-Launcher = Callable[[list[str], str, str], Launched]   # (argv, workdir, lib) -> Launched
+#: (argv, workdir, lib, channel) -> Launched; ``channel`` is the folder holding the socket the
+#: server connects to, which the sandbox must let it reach (read-write)
+Launcher = Callable[[list[str], str, str, str], Launched]
 
 
-def plain_launcher(argv: list[str], workdir: str, lib: str) -> Launched:
+def plain_launcher(argv: list[str], workdir: str, lib: str, channel: str) -> Launched:
     """Start the server as an ordinary child process (tests; the sandbox has its own launcher)."""
     import subprocess
     proc = subprocess.Popen(argv, cwd=workdir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -152,7 +155,10 @@ class StudentProcess:
             json.dump({"cells": cells, "targets": targets, "recorder": recorder_module,
                        "cell_seconds": cell_seconds}, fh)
         self.lib = lib
-        self.sock_path = os.path.join(workdir, "s")
+        # a short folder of its own: a unix socket's path must fit in 107 bytes, and the
+        # output folder (where workdir lives) may be anywhere
+        self.channel = tempfile.mkdtemp(prefix="cg-r-")
+        self.sock_path = os.path.join(self.channel, "s")
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(self.sock_path)
         os.chmod(self.sock_path, 0o777)      # the sandboxed uid connects to it
@@ -170,7 +176,7 @@ class StudentProcess:
     def start(self) -> None:
         """Launch the server, wait for its greeting, then for its cells to have run."""
         try:
-            self.proc = self.launcher(self.argv, self.workdir, self.lib)
+            self.proc = self.launcher(self.argv, self.workdir, self.lib, self.channel)
         except Exception as exc:  # noqa: BLE001 - the sandbox could not start: the grader's fault
             raise RecorderFault(Fault.NO_START, f"{type(exc).__name__}: {exc}") from None
         self.listener.settimeout(max(0.05, min(self._left(), 30.0)))
@@ -233,6 +239,7 @@ class StudentProcess:
                     pass
         if self.proc is not None:
             self.proc.close()
+        shutil.rmtree(self.channel, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------- the parts

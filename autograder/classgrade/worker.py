@@ -166,14 +166,14 @@ class Worker:
             return None
         return z
 
-    def launcher(self, argv: list[str], workdir: str, lib: str):
+    def launcher(self, argv: list[str], workdir: str, lib: str, channel: str):
         """Start the recorder's server in the sandbox: its own folder, the interpreter's standard
         library and NumPy, nothing of the course or of the grader."""
         from . import sandbox as sb
         from .recorder import NUMPY_DIR, Launched
         numpy = [p for p in (NUMPY_DIR, os.path.join(os.path.dirname(NUMPY_DIR), "numpy.libs")) if os.path.exists(p)]
-        box = sb.Sandbox(workdir=workdir, readonly=tuple(numpy), limits=self.limits(), uid=self.uid,
-                         site_packages=False)
+        box = sb.Sandbox(workdir=workdir, readonly=tuple(numpy), writable=(channel,), limits=self.limits(),
+                         uid=self.uid, site_packages=False)
         proc = sb.spawn(argv, box, env={"HOME": workdir})
         return Launched(proc.poll, proc.close)
 
