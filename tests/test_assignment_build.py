@@ -154,7 +154,8 @@ def test_the_untouched_release_runs_to_the_end_with_every_test_failing_as_not_im
     assert all(c.metadata.nbgrader.grade for c in failures)
     for cell in failures:
         error = next(o for o in cell.outputs if o.output_type == "error")
-        assert error.ename == "AssertionError" and "not implemented" in error.evalue, error.evalue
+        # CheckFailed is an AssertionError whose traceback is the report itself (no grader frames)
+        assert error.ename in ("AssertionError", "CheckFailed") and "not implemented" in error.evalue, error.evalue
 
 
 def test_the_final_figure_has_a_panel_per_optimizer_and_says_which_are_not_written(kernel_sockets):

@@ -186,13 +186,14 @@ def build_hostile(tmp):
                                  all_parts, ["inconsistent"], "graded"),
         # the reference copied through a shared temporary folder by the kernel, read back by
         # the answer: the recorder has private, empty temporary folders
-        "tmp-smuggle": (nb({"adam": SMUGGLE_WRITE + "\n" + SMUGGLE_READ}), ["test_adam"], ["copying"], "graded"),
+        "tmp-smuggle": (nb({"adam": SMUGGLE_WRITE + "\n" + SMUGGLE_READ}), ["test_adam"], ["tampering"], "graded"),
         "git-show": (nb(with_("ewma", f"!git -C {ROOT} show HEAD:solutions/optimizers/optimizers.ipynb | head -c 4000\n"
                                       f"!cat {ROOT}/solutions/optimizers/optimizers.ipynb | head -c 4000")),
                      [], [], "graded"),
+        # EWMA is written (and earns its points); the patch earns nothing for the stubs
         "patch-autograder": (nb(dict(everything_stub, ewma=fills["ewma"] + "\nimport autograder.result\n"
                                      "autograder.result.CheckResult.assert_passed = lambda self: None")),
-                             all_parts, ["tampering"], "graded"),
+                             [t for t in TEST_IDS if t != "test_ewma"], ["tampering"], "graded"),
         # evades the static scan; the out-of-kernel check takes every part it faked (the honest
         # EWMA keeps its points)
         "patch-obfuscated": (nb(dict(everything_stub, ewma=fills["ewma"] + "\n" + obfuscated_patch)),
@@ -234,8 +235,9 @@ def build_hostile(tmp):
             name = f"{ASSIGNMENT}_{sid}_attempt_{ts}_{ASSIGNMENT}.ipynb"
             if sid == "missing":
                 continue
-            if sid == "other-assignment":
-                zf.writestr(f"{ASSIGNMENT}_{sid}_attempt_{ts}_ewma_basics.ipynb", nbformat.writes(nb()))
+            if sid == "other-assignment":      # the other assignment's notebook, handed in here
+                other = os.path.join(ROOT, "assignments", "release", "backprop", "backprop.ipynb")
+                zf.writestr(f"{ASSIGNMENT}_{sid}_attempt_{ts}_backprop.ipynb", open(other, "rb").read())
                 continue
             if isinstance(book, bytes):
                 zf.writestr(name, book)
@@ -358,8 +360,11 @@ def test_the_solutions_never_reach_a_students_feedback(hostile):
 
 
 def test_student_html_and_javascript_never_run_in_feedback_pages(hostile):
+    """The cell's source is shown (escaped); what its outputs displayed never becomes markup."""
+    import re
     page = open(os.path.join(hostile["out"], hostile["results"]["display-script"]["feedback"]), encoding="utf-8").read()
-    assert "PWNED_HTML" not in page and "PWNED_JS" not in page
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, flags=re.S | re.I)
+    assert not [s for s in scripts if "PWNED" in s]
 
 
 def test_a_flood_of_output_is_capped_before_it_is_stored(hostile):

@@ -72,6 +72,10 @@ class AssignmentSpec:
     solution_classes: dict[str, str] = field(default_factory=dict)   # the model solution's classes (scan)
     test_full_sources: dict[str, str] = field(default_factory=dict)  # test grade_id -> source text (hidden tests in)
 
+    def points(self, gid: str) -> float:
+        """The points of test cell ``gid`` in the instructor's source."""
+        return next(p.points for p in self.parts if p.grade_id == gid)
+
     def unchanged(self, gid: str, text: str) -> bool:
         """Is ``text`` the test or read-only cell ``gid`` as released (or as in the source,
         which is what a notebook made from solutions/ holds)?"""

@@ -37,6 +37,13 @@ def _grade_id(cell) -> str | None:
     return ((cell.get("metadata") or {}).get("nbgrader") or {}).get("grade_id")
 
 
+def _same_points(points, expected: float) -> bool:
+    try:
+        return abs(float(points) - expected) < 1e-9
+    except (TypeError, ValueError):
+        return False
+
+
 def read_submission(path: str, spec: AssignmentSpec) -> Submission:
     """Never raises for what is in the file: an unreadable notebook is ``readable=False``."""
     import nbformat
@@ -68,7 +75,8 @@ def read_submission(path: str, spec: AssignmentSpec) -> Submission:
         src = cell.get("source") or ""
         if gid in spec.test_sources:
             seen.add(gid)
-            if not spec.unchanged(gid, src):
+            points = ((cell.get("metadata") or {}).get("nbgrader") or {}).get("points")
+            if not spec.unchanged(gid, src) or not _same_points(points, spec.points(gid)):
                 edited.append(gid)
             continue
         if gid in spec.locked:

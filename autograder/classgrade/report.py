@@ -41,9 +41,9 @@ CATALOGUES = ("autograder.mistakes", "autograder.backprop_mistakes")
 #: Headings are the notebooks' own markdown headings; the link's anchor is made from them
 #: the way JupyterLab and nbconvert make heading ids (spaces become hyphens).
 LECTURE_SECTIONS: dict[str, tuple[str, str]] = {
-    "ewma-no-bias-correction": ("04_minibatch_ewma.ipynb", "3. Bias correction"),
+    "ewma-no-bias-correction": ("04_minibatch_ewma.ipynb", "4. Bias correction"),
     "adam-no-bias-correction": ("05_optimizers.ipynb", "7. Adam"),
-    "EWMA": ("04_minibatch_ewma.ipynb", "2. Exponentially weighted averages"),
+    "EWMA": ("04_minibatch_ewma.ipynb", "3. Exponentially weighted averages"),
     "SGD": ("05_optimizers.ipynb", "1. SGD"),
     "Momentum": ("05_optimizers.ipynb", "2. Momentum"),
     "Nesterov": ("05_optimizers.ipynb", "3. Nesterov accelerated gradient"),
