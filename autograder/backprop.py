@@ -64,12 +64,13 @@ from functools import lru_cache
 
 import numpy as np
 
+from autograder import checks
 from autograder import scenario_functions as sf
 from autograder.result import CheckResult
 
 #: What the class grader's recorder copies into the student's sandboxed process (paths relative
 #: to the ``autograder`` package): this module runs there, without dlcourse and the catalogue.
-RECORDER_FILES = ("backprop.py", "result.py", "scenario_functions.py")
+RECORDER_FILES = ("backprop.py", "checks.py", "result.py", "scenario_functions.py")
 
 __all__ = [
     "NAME", "NOTEBOOK", "PARTS", "TARGETS", "Scenario", "Trajectory", "scenarios",
@@ -468,8 +469,10 @@ def scenarios(target: str, which: str = "visible", seed: int | None = None) -> l
 
 # ============================================================================ (b) trajectories
 @dataclass
-class Trajectory:
-    """What one piece of code did over one scenario, as plain data.
+class Trajectory(checks.Trajectory):
+    """What one piece of code did over one scenario, as plain data: the optimizers' record
+    (:class:`autograder.checks.Trajectory`, whose ``to_dict``/``from_dict`` it shares) plus
+    the call each value came from.
 
     values : key -> float64 array (each recorded result, in the shape the code returned it).
     steps_done : how many calls completed.
@@ -481,44 +484,17 @@ class Trajectory:
     calls : key -> the number of the call that produced the value (for messages).
     """
 
-    target: str
-    scenario: str
-    values: dict = field(default_factory=dict)
-    steps_done: int = 0
-    violations: list = field(default_factory=list)
-    error: dict | None = None
-    warnings: list = field(default_factory=list)
     calls: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"target": self.target, "scenario": self.scenario, "calls": dict(self.calls),
-                "values": {k: {"shape": list(v.shape), "data": v.ravel().tolist()} for k, v in self.values.items()},
-                "steps_done": int(self.steps_done), "violations": list(self.violations),
-                "error": self.error, "warnings": list(self.warnings)}
+        return dict(super().to_dict(), calls=dict(self.calls))
 
     @classmethod
     def from_dict(cls, data) -> "Trajectory":
         """Rebuild from :meth:`to_dict` output, accepting only plain, well-formed data."""
-        if not isinstance(data, dict):
-            raise TypeError("trajectory data must be a dict")
-        values = {}
-        for key, entry in dict(data.get("values", {})).items():
-            shape = tuple(int(n) for n in entry["shape"])
-            flat = [float(x) for x in entry["data"] if type(x) in (float, int)]
-            if len(flat) != len(entry["data"]) or len(flat) != int(np.prod(shape, dtype=np.int64)):
-                raise ValueError(f"malformed values for {key!r}")
-            values[str(key)] = np.array(flat, dtype=np.float64).reshape(shape)
-        error = data.get("error")
-        if error is not None:
-            error = {"step": int(error.get("step", 0)), "type": str(error.get("type", "")),
-                     "message": str(error.get("message", "")), "where": str(error.get("where", ""))}
-        violations = [{"step": int(v.get("step", 0)), "key": str(v.get("key", "")),
-                       "kind": str(v.get("kind", "")), "detail": str(v.get("detail", ""))}
-                      for v in data.get("violations", [])]
-        calls = {str(k): int(v) for k, v in dict(data.get("calls", {})).items()}
-        return cls(str(data.get("target", "")), str(data.get("scenario", "")), values,
-                   int(data.get("steps_done", 0)), violations, error,
-                   [str(w) for w in data.get("warnings", [])], calls)
+        traj = super().from_dict(data)
+        traj.calls = {str(k): int(v) for k, v in dict(data.get("calls", {})).items()}
+        return traj
 
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
