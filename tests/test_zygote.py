@@ -20,7 +20,7 @@ import pytest
 from dataclasses import replace
 
 from autograder.classgrade import sandbox as sb
-from autograder.classgrade.sandbox import Limits, Sandbox, capabilities, clean_env, spawn
+from autograder.classgrade.sandbox import Limits, Sandbox, capabilities, spawn
 from autograder.classgrade.zygote import ForkedProcess, Zygote
 
 CHILD = '''

@@ -60,7 +60,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field, asdict, replace
+from dataclasses import dataclass, field
 
 EXIT_SETUP_FAILED = 70      # the sandbox could not be built: a grader fault, never the student's
 EXIT_CPU_BUDGET = 128 + signal.SIGXCPU    # A killed the tree: its CPU budget was spent
@@ -317,9 +317,7 @@ def capabilities() -> Capabilities:
                 problems.append(f"{m} namespaces{' with the allow-list view' if want_view else ''}: {why}")
             if mode != "none":
                 break
-        userns = mode == "userns" or (not root and False)
-        if root and mode == "root":
-            userns = _selftest("userns", False) is None
+        userns = mode == "userns" or (root and _selftest("userns", False) is None)
     return Capabilities(root=root, userns=userns, mode=mode, namespaces=ns, view=view,
                         cgroup_version=version,
                         cgroup_controllers=frozenset(c for c in bases if c != "cpuacct"),
