@@ -269,9 +269,9 @@ def test_tmp_files_and_sysv_shared_memory_do_not_outlive_the_submission(work, st
 @isolated
 @with_cgroup
 def test_several_processes_together_cannot_exceed_the_memory_limit(work, start):
-    """Four processes of 90 MB each under a 200 MB limit: some allocation fails or the tree is
-    killed; never do all four hold their memory."""
-    box = sb.Sandbox(workdir=str(work), uid=_UID, limits=sb.Limits(memory_mb=200, tmp_mb=8))
+    """Four processes of 120 MB each under a 300 MB limit (each alone within its 300 MB of
+    address space): some allocation fails or the tree is killed; never do all four hold it."""
+    box = sb.Sandbox(workdir=str(work), uid=_UID, limits=sb.Limits(memory_mb=300, tmp_mb=8))
     code, res, _ = run("""
         import json, os, time
         kids = []
@@ -279,7 +279,7 @@ def test_several_processes_together_cannot_exceed_the_memory_limit(work, start):
             pid = os.fork()
             if pid == 0:
                 try:
-                    block = bytearray(90 * 1024 * 1024)
+                    block = bytearray(120 * 1024 * 1024)
                     for j in range(0, len(block), 4096):
                         block[j] = 1
                     open(f'held-{i}', 'w').write('1')
@@ -291,7 +291,7 @@ def test_several_processes_together_cannot_exceed_the_memory_limit(work, start):
         print(json.dumps([os.waitpid(k, 0)[1] for k in kids]))
     """, box, start)
     held = len(list(work.glob("held-*")))
-    assert held * 90 <= 200, f"{held} processes held 90 MB each"
+    assert held * 120 <= 300, f"{held} processes held 120 MB each"
 
 
 @isolated
@@ -311,6 +311,23 @@ def test_a_fork_bomb_is_capped_by_the_pids_limit(work, start):
     """, box, start, timeout=30)
     n, errno = res
     assert n < 24 and errno == 11         # EAGAIN
+
+
+@isolated
+def test_one_process_allocating_past_the_limit_gets_memory_error_and_lives(work, start):
+    """A single runaway allocation fails inside the process (a student's cell errors, its
+    kernel survives) rather than the cgroup killing the tree."""
+    box = sb.Sandbox(workdir=str(work), uid=_UID, limits=sb.Limits(memory_mb=400))
+    code, res, _ = run("""
+        import json
+        hog = []
+        try:
+            while True:
+                hog.append(bytearray(50_000_000))
+        except MemoryError:
+            print(json.dumps(len(hog)))
+    """, box, start)
+    assert code == 0 and isinstance(res, int) and res * 50_000_000 < 400 * 2**20
 
 
 @isolated

@@ -101,11 +101,13 @@ class Limits:
         if not self.cpus > 0:
             raise ValueError(f"Limits.cpus must be positive, got {self.cpus!r}")
 
-    def address_space_mb(self, cgroup_memory: bool) -> int:
-        """RLIMIT_AS per process. With a cgroup holding resident memory this is a loose second
-        line (virtual size of numpy/ipykernel runs ~2x resident: OpenBLAS and malloc arenas
-        reserve address space they never touch); without one it is the memory limit itself."""
-        return 2 * self.memory_mb + 512 if cgroup_memory else self.memory_mb
+    @property
+    def address_space_mb(self) -> int:
+        """RLIMIT_AS per process: ``memory_mb`` itself. A single process's runaway allocation
+        then fails with MemoryError (the student's cell errors, the kernel lives on: virtual
+        size exceeds resident, so this trips before the tree's cgroup would OOM-kill it); the
+        cgroup catches what several processes do together."""
+        return self.memory_mb
 
 
 @dataclass(frozen=True)
@@ -370,7 +372,7 @@ def describe(caps: Capabilities | None = None, limits: Limits | None = None) -> 
                      + ("" if "cpu" in ctrls else " (counted, no rate cap)"))
     else:
         parts.append(f"no cgroup delegation: memory is limited per process only "
-                     f"({lim.memory_mb} MB address space), processes per "
+                     f"({lim.address_space_mb} MB address space), processes per "
                      f"{'uid' if caps.uid_switching else 'namespace'}")
     parts.append("a distinct uid per slot" if caps.uid_switching
                  else "no uid switching (runs as the grader's user, without capabilities)")
@@ -445,13 +447,12 @@ def _make_plan(box: Sandbox, mode: str, ns, view: bool, cgroups, cwd: str | None
         entries += [[os.path.realpath(p)] * 2 + ["ro"] for p in box.readonly]
     inner = uid if uid is not None else outer_uid
     lim = box.limits
-    has_mem = bool(cgroups and "memory" in cgroups.controllers)
     plan = {
         "mode": mode, "ns": sorted(ns) if mode != "none" else [], "view": bool(view),
         "entries": entries, "files": _etc_files(inner, gid if gid is not None else outer_gid),
         "tmp_mb": lim.tmp_mb, "workdir": workdir, "cwd": cwd,
         "uid": uid, "gid": gid, "outer_uid": outer_uid, "outer_gid": outer_gid,
-        "rlimits": {"AS": lim.address_space_mb(has_mem) * 1024 * 1024,
+        "rlimits": {"AS": lim.address_space_mb * 1024 * 1024,
                     "CPU": lim.cpu_seconds, "FSIZE": lim.file_mb * 1024 * 1024,
                     "NOFILE": lim.nofile, "NPROC": lim.pids, "CORE": 0},
         "cgroup_procs": cgroups.procs_files() if cgroups else [],
