@@ -290,8 +290,14 @@ def test_several_processes_together_cannot_exceed_the_memory_limit(work, start):
             kids.append(pid)
         print(json.dumps([os.waitpid(k, 0)[1] for k in kids]))
     """, box, start)
-    held = len(list(work.glob("held-*")))
-    assert held * 120 <= 300, f"{held} processes held 120 MB each"
+    # a child that got its memory may still be OOM-killed once another one grows: only the
+    # children that held it to the end (status 0) count
+    if isinstance(res, list):
+        kept = sum(1 for status in res if status == 0)
+        assert kept * 120 <= 300, f"{kept} processes held 120 MB each to the end"
+        assert kept < 4
+    else:
+        assert code != 0                 # the whole tree was killed
 
 
 @isolated
