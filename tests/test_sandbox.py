@@ -239,6 +239,28 @@ def test_daemons_setsid_children_and_sigterm_ignorers_die_with_close(work, start
 
 
 @isolated
+@with_cgroup
+def test_cgroups_a_dead_grader_left_behind_are_swept():
+    """A grader killed before closing its handles leaves empty cgroups; the next one removes
+    those whose creator is gone (and never another live grader's)."""
+    dead = subprocess.Popen(["true"])
+    dead.wait()                                  # a pid no process holds now
+    base = next(iter(sb._cgroup_bases()[1].values()))
+    stale = os.path.join(base, f"classgrade-{dead.pid}-1-test")
+    live = os.path.join(base, f"classgrade-{os.getpid()}-999999-test")
+    os.mkdir(stale)
+    os.mkdir(live)
+    try:
+        removed = sb.sweep_stale_cgroups([base])
+        assert stale in removed and not os.path.exists(stale)
+        assert os.path.exists(live)
+    finally:
+        for d in (stale, live):
+            if os.path.exists(d):
+                os.rmdir(d)
+
+
+@isolated
 def test_tmp_files_and_sysv_shared_memory_do_not_outlive_the_submission(work, start):
     box = sb.Sandbox(workdir=str(work), uid=_UID)
     name = f"classgrade-leak-{os.getpid()}"

@@ -748,7 +748,36 @@ def spawn(argv: list[str], box: Sandbox, env: dict | None = None, zygote=None,
 
 @functools.lru_cache(maxsize=1)
 def _cgroup_bases_cached():
-    return _cgroup_bases()
+    found = _cgroup_bases()
+    sweep_stale_cgroups(found[1].values())
+    return found
+
+
+def sweep_stale_cgroups(bases) -> list[str]:
+    """Remove the cgroups a grader that died before closing its handles left (named
+    ``classgrade-<creator pid>-...``, creator gone): kill what is left in them, rmdir."""
+    removed = []
+    for base in set(bases):
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            parts = name.split("-")
+            if parts[0] != "classgrade" or len(parts) < 3 or not parts[1].isdigit():
+                continue
+            if os.path.exists(f"/proc/{parts[1]}"):
+                continue                        # its grader still runs: its own to close
+            d = os.path.join(base, name)
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as fh:
+                    for pid in fh.read().split():
+                        os.kill(int(pid), signal.SIGKILL)
+                os.rmdir(d)
+                removed.append(d)
+            except OSError:
+                pass
+    return removed
 
 
 def kernel_sandbox(box: Sandbox, zygote=None, runtime_dir: str | None = None):
