@@ -261,6 +261,32 @@ def test_cgroups_a_dead_grader_left_behind_are_swept():
 
 
 @isolated
+def test_a_grader_killed_mid_submission_leaves_no_student_code_running(work, tmp_path):
+    """The grader dies without closing its handle (SIGKILL): the tree dies with it."""
+    Path(work, "attack.py").write_text("import time\nwhile True:\n    open('beat', 'a').write('.'); time.sleep(0.05)\n")
+    grader = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import sys, time
+        from autograder.classgrade import sandbox as sb
+        box = sb.Sandbox(workdir={str(work)!r}, uid={_UID})
+        proc = sb.spawn([sys.executable, "-m", "attack"], box)
+        time.sleep(60)
+    """)])
+    try:
+        deadline = time.monotonic() + 30
+        while not (work / "beat").exists():
+            assert time.monotonic() < deadline and grader.poll() is None
+            time.sleep(0.05)
+        assert _alive_markers(work / "beat", 0.3)
+        grader.kill()
+        grader.wait()
+        time.sleep(0.3)
+        assert not _alive_markers(work / "beat")
+    finally:
+        grader.kill()
+        grader.wait()
+
+
+@isolated
 def test_tmp_files_and_sysv_shared_memory_do_not_outlive_the_submission(work, start):
     box = sb.Sandbox(workdir=str(work), uid=_UID)
     name = f"classgrade-leak-{os.getpid()}"

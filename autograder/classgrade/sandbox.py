@@ -1138,6 +1138,12 @@ def run_confined(plan: dict, start) -> None:
     exit). Shared by the exec launcher and the zygote. Never returns."""
     libc = _libc()
     try:
+        # A dies with whoever started it (the zygote, or the grader's thread that spawned it),
+        # and the whole tree with A: a grader that is killed leaves no student code running
+        parent = os.getppid()
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(EXIT_SETUP_FAILED)
         for path in plan["cgroup_procs"]:       # before any fork: the whole tree is inside
             with open(path, "w") as fh:
                 fh.write(str(os.getpid()))
