@@ -22,6 +22,7 @@ notebook's metadata cannot name another installed kernelspec.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import functools
 import json
@@ -110,6 +111,7 @@ def _spec_dir() -> str:
     if d and os.path.isdir(d):
         return d
     d = tempfile.mkdtemp(prefix="classgrade-kernelspecs-")
+    atexit.register(shutil.rmtree, d, True)
     os.makedirs(os.path.join(d, "kernels", "python3"))
     spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python 3 (classgrade sandbox)", "language": "python",

@@ -60,7 +60,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field, asdict, replace
+from dataclasses import dataclass, field
 
 EXIT_SETUP_FAILED = 70      # the sandbox could not be built: a grader fault, never the student's
 EXIT_CPU_BUDGET = 128 + signal.SIGXCPU    # A killed the tree: its CPU budget was spent
@@ -101,11 +101,13 @@ class Limits:
         if not self.cpus > 0:
             raise ValueError(f"Limits.cpus must be positive, got {self.cpus!r}")
 
-    def address_space_mb(self, cgroup_memory: bool) -> int:
-        """RLIMIT_AS per process. With a cgroup holding resident memory this is a loose second
-        line (virtual size of numpy/ipykernel runs ~2x resident: OpenBLAS and malloc arenas
-        reserve address space they never touch); without one it is the memory limit itself."""
-        return 2 * self.memory_mb + 512 if cgroup_memory else self.memory_mb
+    @property
+    def address_space_mb(self) -> int:
+        """RLIMIT_AS per process: ``memory_mb`` itself. A single process's runaway allocation
+        then fails with MemoryError (the student's cell errors, the kernel lives on: virtual
+        size exceeds resident, so this trips before the tree's cgroup would OOM-kill it); the
+        cgroup catches what several processes do together."""
+        return self.memory_mb
 
 
 @dataclass(frozen=True)
@@ -317,9 +319,7 @@ def capabilities() -> Capabilities:
                 problems.append(f"{m} namespaces{' with the allow-list view' if want_view else ''}: {why}")
             if mode != "none":
                 break
-        userns = mode == "userns" or (not root and False)
-        if root and mode == "root":
-            userns = _selftest("userns", False) is None
+        userns = mode == "userns" or (root and _selftest("userns", False) is None)
     return Capabilities(root=root, userns=userns, mode=mode, namespaces=ns, view=view,
                         cgroup_version=version,
                         cgroup_controllers=frozenset(c for c in bases if c != "cpuacct"),
@@ -372,7 +372,7 @@ def describe(caps: Capabilities | None = None, limits: Limits | None = None) -> 
                      + ("" if "cpu" in ctrls else " (counted, no rate cap)"))
     else:
         parts.append(f"no cgroup delegation: memory is limited per process only "
-                     f"({lim.memory_mb} MB address space), processes per "
+                     f"({lim.address_space_mb} MB address space), processes per "
                      f"{'uid' if caps.uid_switching else 'namespace'}")
     parts.append("a distinct uid per slot" if caps.uid_switching
                  else "no uid switching (runs as the grader's user, without capabilities)")
@@ -447,13 +447,12 @@ def _make_plan(box: Sandbox, mode: str, ns, view: bool, cgroups, cwd: str | None
         entries += [[os.path.realpath(p)] * 2 + ["ro"] for p in box.readonly]
     inner = uid if uid is not None else outer_uid
     lim = box.limits
-    has_mem = bool(cgroups and "memory" in cgroups.controllers)
     plan = {
         "mode": mode, "ns": sorted(ns) if mode != "none" else [], "view": bool(view),
         "entries": entries, "files": _etc_files(inner, gid if gid is not None else outer_gid),
         "tmp_mb": lim.tmp_mb, "workdir": workdir, "cwd": cwd,
         "uid": uid, "gid": gid, "outer_uid": outer_uid, "outer_gid": outer_gid,
-        "rlimits": {"AS": lim.address_space_mb(has_mem) * 1024 * 1024,
+        "rlimits": {"AS": lim.address_space_mb * 1024 * 1024,
                     "CPU": lim.cpu_seconds, "FSIZE": lim.file_mb * 1024 * 1024,
                     "NOFILE": lim.nofile, "NPROC": lim.pids, "CORE": 0},
         "cgroup_procs": cgroups.procs_files() if cgroups else [],
@@ -749,7 +748,36 @@ def spawn(argv: list[str], box: Sandbox, env: dict | None = None, zygote=None,
 
 @functools.lru_cache(maxsize=1)
 def _cgroup_bases_cached():
-    return _cgroup_bases()
+    found = _cgroup_bases()
+    sweep_stale_cgroups(found[1].values())
+    return found
+
+
+def sweep_stale_cgroups(bases) -> list[str]:
+    """Remove the cgroups a grader that died before closing its handles left (named
+    ``classgrade-<creator pid>-...``, creator gone): kill what is left in them, rmdir."""
+    removed = []
+    for base in set(bases):
+        try:
+            names = os.listdir(base)
+        except OSError:
+            continue
+        for name in names:
+            parts = name.split("-")
+            if parts[0] != "classgrade" or len(parts) < 3 or not parts[1].isdigit():
+                continue
+            if os.path.exists(f"/proc/{parts[1]}"):
+                continue                        # its grader still runs: its own to close
+            d = os.path.join(base, name)
+            try:
+                with open(os.path.join(d, "cgroup.procs")) as fh:
+                    for pid in fh.read().split():
+                        os.kill(int(pid), signal.SIGKILL)
+                os.rmdir(d)
+                removed.append(d)
+            except OSError:
+                pass
+    return removed
 
 
 def kernel_sandbox(box: Sandbox, zygote=None, runtime_dir: str | None = None):
@@ -1110,6 +1138,12 @@ def run_confined(plan: dict, start) -> None:
     exit). Shared by the exec launcher and the zygote. Never returns."""
     libc = _libc()
     try:
+        # A dies with whoever started it (the zygote, or the grader's thread that spawned it),
+        # and the whole tree with A: a grader that is killed leaves no student code running
+        parent = os.getppid()
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:
+            os._exit(EXIT_SETUP_FAILED)
         for path in plan["cgroup_procs"]:       # before any fork: the whole tree is inside
             with open(path, "w") as fh:
                 fh.write(str(os.getpid()))
