@@ -89,8 +89,9 @@ class AssignmentSpec:
 
     @property
     def expected_ids(self) -> set[str]:
-        """Every nbgrader grade_id of the assignment (tells its notebooks from others)."""
-        return set(self.test_sources) | set(self.locked) | set(self.solution_ids)
+        """The grade_ids that tell this assignment's notebooks from others: its answer and test
+        cells (read-only cells such as ``setup`` may share their ids with other assignments)."""
+        return set(self.test_sources) | set(self.solution_ids)
 
 
 def load_checks(module: str) -> AssignmentChecks:
