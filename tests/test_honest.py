@@ -253,7 +253,7 @@ BP_FORMS = {
         return np.maximum(a, b)
 
     def backward(self, upstream):
-        a_wins = self.a >= self.b
+        a_wins = np.asarray(self.a >= self.b)      # an array even for scalars: ~ is logical not
         return upstream * a_wins, upstream * ~a_wins
 ''',
     "l2_penalty": '''def l2_penalty(weights, lam):
@@ -270,6 +270,46 @@ BP_FORMS = {
 def bp_helper_fills(fills):
     """window_backward written with a helper defined in a scratch cell of its own."""
     return {"window_backward": fills["window_backward"].replace("np.outer(delta, x)", "my_outer(delta, x)")}
+
+
+#: Adam with Greek names and a comment in another script (Python 3 identifiers are unicode).
+UNICODE_ADAM = '''class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015). 注意: 偏差修正 (bias correction)."""
+
+    def __init__(self, lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8):
+        super().__init__(lr)
+        self.beta1, self.beta2, self.eps = beta1, beta2, eps
+
+    def update(self, params, grads):
+        β1, β2, ε = self.beta1, self.beta2, self.eps
+        for name, θ in params.items():
+            g = grads[name]
+            s = self.state.setdefault(name, {"t": 0, "m": np.zeros_like(θ), "v": np.zeros_like(θ)})
+            s["t"] += 1
+            s["m"] *= β1
+            s["m"] += (1 - β1) * g
+            s["v"] *= β2
+            s["v"] += (1 - β2) * g * g
+            m̂ = s["m"] / (1 - β1 ** s["t"])
+            v̂ = s["v"] / (1 - β2 ** s["t"])
+            θ -= self.lr * m̂ / (np.sqrt(v̂) + ε)
+'''
+
+#: A scratch cell that tries the student's optimizer on the course's test functions, as the
+#: lectures do (the out-of-kernel recorder has no dlcourse: the cell fails there, harmlessly).
+TRY_ON_ROSENBROCK = """from dlcourse import problems
+
+path = problems.run(Adam(lr=0.1), problems.ROSENBROCK, 50)
+print("my Adam on Rosenbrock ends at", path[-1])"""
+
+
+def nbformat_44(nb):
+    """Saved by an older Jupyter (nbformat 4.4): no cell ids."""
+    nb = copy.deepcopy(nb)
+    nb.nbformat_minor = 4
+    for cell in nb.cells:
+        cell.pop("id", None)
+    return json.dumps(nb, indent=1, ensure_ascii=False).encode("utf-8")
 
 
 BP_HELPER = "def my_outer(a, b):\n    return a[:, None] * b[None, :]\n\nprint(my_outer(np.ones(2), np.arange(3)))"
@@ -349,6 +389,11 @@ def build(tmp):
         "windows": windows_line_endings(nb()),
         "ran_it_all": with_outputs(nb()),
         "other_forms": nb(OPT_FORMS),
+        "unicode_code": nb({"adam": UNICODE_ADAM}),
+        # IPython magics as students leave them: a backend line, a timed answer cell
+        "magics": nb({"sgd": "%%time\n" + fills["sgd"]}, edit=insert_before("ewma", "%matplotlib inline")),
+        "course_library": nb(edit=insert_before("adamax", TRY_ON_ROSENBROCK)),
+        "nbformat_44": nbformat_44(nb()),
     }
     for sid, book in folder.items():
         if isinstance(book, bytes):
@@ -420,7 +465,7 @@ STUDENTS = {
     "opt-zip": ["jane_doe", "zoë", "李雷", "j.smith-jones", LONG_ID, "renamed_paren", "renamed_caps",
                 "ts_30", "ts_23", "two_tries", "past_midnight"],
     "opt-folder": ["zoë", "李雷", "o.brien-smith", LONG_ID, "scratch", "slow", "lab4", "windows",
-                   "ran_it_all", "other_forms"],
+                   "ran_it_all", "other_forms", "unicode_code", "magics", "course_library", "nbformat_44"],
     "bp-folder": ["zoë", "bp_forms", "bp_scratch", "bp_lab4_windows"],
 }
 CASES = [(run, sid) for run, sids in STUDENTS.items() for sid in sids]
@@ -445,6 +490,15 @@ def test_an_honest_student_earns_full_marks_and_no_flag_to_act_on(honest, case):
     if "timestamp" in want:
         assert (r["timestamp"] or "").startswith(want["timestamp"]), r["timestamp"]
     assert r["feedback"] and os.path.exists(os.path.join(honest[run]["out"], r["feedback"]))
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
+def test_an_honest_student_is_not_told_they_edited_a_test(honest, case):
+    """Saving a notebook (on Windows, in JupyterLab 4, with outputs) changes no test cell: the
+    feedback must not say "a test or read-only cell was changed"."""
+    run, sid = case
+    r = honest[run]["results"][sid]
+    assert [f for f in r["flags"] if f["kind"] == "edited-test"] == [], r["flags"]
 
 
 def test_the_run_states_the_full_marks_of_each_assignment(honest):
