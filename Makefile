@@ -1,7 +1,8 @@
 # The course's commands. Each target bootstraps .venv with the machine's python3
 # and pip when it is missing, so a fresh clone needs nothing else first.
 #
-#   make demo     grade the bundled sample class and print where the report is
+#   make demo     grade a sample class of each assignment (optimizers, then backprop) and print
+#                 where the reports are; make demo ASSIGNMENT=backprop for one, STUDENTS=40 for more
 #   make test     install the test extras (and torch for the live cross-check), run pytest
 #   make lab      start JupyterLab on the course
 #   make release  regenerate assignments/release/ and solutions/ from assignments/source/
@@ -35,8 +36,12 @@ $(BIN)/.installed-test: $(BIN)/.installed
 	    apt-get install -y -qq bubblewrap >/dev/null; } || true
 	touch $@
 
+# The demo grades every assignment (or ASSIGNMENT=...); 24 synthetic students each keeps the
+# two under ~2 minutes on two cores.
+STUDENTS ?= 24
 demo: $(BIN)/.installed
-	$(RUN) $(BIN)/python -m autograder demo --out demo-output
+	$(RUN) $(BIN)/python -m autograder.classgrade.demo --out demo-output --students $(STUDENTS) \
+	    $(foreach a,$(or $(ASSIGNMENT),optimizers backprop),--assignment $(a))
 
 test: $(BIN)/.installed-test
 	$(RUN) $(BIN)/python -m pytest -n $(JOBS) --dist loadfile
