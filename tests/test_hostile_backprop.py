@@ -268,3 +268,31 @@ def test_the_solutions_never_reach_the_students_notebook_or_feedback(hostile):
     nb = nbformat.read(auto, as_version=4)
     outputs = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert marker not in outputs and marker not in page
+
+
+@pytest.mark.parametrize("assignment,students", [("backprop", 40), ("backprop", 12), ("optimizers", 24)])
+def test_the_demo_class_holds_every_hostile_member_and_catalogued_mistakes(tmp_path, assignment, students):
+    """samples.build_class (make demo's class) for either assignment: exactly ``students`` rows,
+    the assignment's hostile members written into its own cells, mistakes from its own catalogue."""
+    import importlib
+
+    from autograder.classgrade import protocol, samples
+    submitted, roster, plan = samples.build_class(COURSE, assignment, str(tmp_path), students)
+    assert len(plan) == students
+    with open(roster, newline="") as fh:
+        assert [r["id"] for r in csv.DictReader(fh)] == list(plan)
+    hostile = [d.split(": ", 1)[1] for d in plan.values() if d.startswith("hostile: ")]
+    assert hostile == list(samples.HOSTILE_DEMO[assignment])
+    catalogue = importlib.import_module(protocol.CATALOGUES[assignment])
+    mistakes = [d.split(" ", 1)[1] for d in plan.values() if d.startswith("mistake ")]
+    assert mistakes and set(mistakes) <= set(catalogue.EXAMPLES)
+    fills = samples.solution_fills(os.path.join(COURSE, "source", assignment, assignment + ".ipynb"))
+    for sid, what in plan.items():
+        if not what.startswith(("hostile: ", "mistake ")):
+            continue
+        book = nbformat.read(os.path.join(submitted, sid, assignment, assignment + ".ipynb"), as_version=4)
+        cells = {samples.grade_id(c): c.source for c in book.cells if samples.grade_id(c) in fills}
+        changed = [gid for gid, src in cells.items() if src != fills[gid]]
+        assert len(changed) == 1, (sid, what, changed)
+        if what.startswith("mistake "):
+            assert changed == [catalogue.EXAMPLES[what.split(" ", 1)[1]][0]], (sid, what)
