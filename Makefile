@@ -36,9 +36,9 @@ $(BIN)/.installed-test: $(BIN)/.installed
 	    apt-get install -y -qq bubblewrap >/dev/null; } || true
 	touch $@
 
-# The demo grades every assignment (or ASSIGNMENT=...); 24 synthetic students each keeps the
+# The demo grades every assignment (or ASSIGNMENT=...); 20 synthetic students each keeps the
 # two under ~2 minutes on two cores.
-STUDENTS ?= 24
+STUDENTS ?= 20
 demo: $(BIN)/.installed
 	$(RUN) $(BIN)/python -m autograder.classgrade.demo --out demo-output --students $(STUDENTS) \
 	    $(foreach a,$(or $(ASSIGNMENT),optimizers backprop),--assignment $(a))

@@ -400,8 +400,12 @@ def build(tmp):
             samples.write_submission(str(sub), sid, OPT, OPT, raw=book)
         else:
             samples.write_submission(str(sub), sid, OPT, OPT, book)
+    # nbgrader collect's timestamp.txt, with seconds that nbgrader's parse_utc misreads in LMS names
+    samples.write_submission(str(sub), "collected", OPT, OPT, nb())
+    (sub / "collected" / OPT / "timestamp.txt").write_text("2026-11-30 23:59:30.250000 UTC\n")
     runs["opt-folder"] = {"assignment": OPT, "args": ["--submissions", str(sub)],
-                          "students": {sid: {"info": set()} for sid in folder}}
+                          "students": {sid: {"info": set()} for sid in [*folder, "collected"]}}
+    runs["opt-folder"]["students"]["collected"]["timestamp"] = "2026-11-30T23:59:30"
 
     # -- backprop in the folder layout, with a roster
     rel, fills = release_of(BP, tmp), fills_of(BP)
@@ -465,7 +469,7 @@ STUDENTS = {
     "opt-zip": ["jane_doe", "zoë", "李雷", "j.smith-jones", LONG_ID, "renamed_paren", "renamed_caps",
                 "ts_30", "ts_23", "two_tries", "past_midnight"],
     "opt-folder": ["zoë", "李雷", "o.brien-smith", LONG_ID, "scratch", "slow", "lab4", "windows",
-                   "ran_it_all", "other_forms", "unicode_code", "magics", "course_library", "nbformat_44"],
+                   "ran_it_all", "other_forms", "unicode_code", "magics", "course_library", "nbformat_44", "collected"],
     "bp-folder": ["zoë", "bp_forms", "bp_scratch", "bp_lab4_windows"],
 }
 CASES = [(run, sid) for run, sids in STUDENTS.items() for sid in sids]

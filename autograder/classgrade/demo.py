@@ -52,7 +52,7 @@ def main(out: str = "demo-output", students: int = 40, workers: int | None = Non
     return 0
 
 
-def main_many(assignments=ASSIGNMENTS, out: str = "demo-output", students: int = 24, workers: int | None = None,
+def main_many(assignments=ASSIGNMENTS, out: str = "demo-output", students: int = 20, workers: int | None = None,
               course: str = "assignments") -> int:
     """Grade a sample class of each assignment in turn, into ``out/<assignment>/``."""
     t0 = time.monotonic()
@@ -79,7 +79,7 @@ def _parser() -> argparse.ArgumentParser:
                                 description="build sample classes of synthetic students and grade each")
     p.add_argument("--assignment", action="append", choices=ASSIGNMENTS, default=None,
                    help="an assignment to grade (repeatable; default: all of them, in course order)")
-    p.add_argument("--students", type=int, default=24, help="students per sample class (default: 24)")
+    p.add_argument("--students", type=int, default=20, help="students per sample class (default: 20)")
     p.add_argument("--out", default="demo-output", help="output folder; each assignment in OUT/<assignment>/")
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--course", default="assignments")
