@@ -88,7 +88,10 @@ PATCH_NUMPY = "np.allclose = lambda *a, **k: True\nnp.testing.assert_allclose = 
 #: which can only lower a score: nothing to gain).
 PATCH_NUMPY_MORE = PATCH_NUMPY + ("np.array_equal = lambda *a, **k: True\n"
                                   "np.isclose = lambda a, b, *r, **k: np.ones(np.shape(a), bool)\n")
+#: The optimizers suite's bomb (bytearray pages are zero-filled lazily: the memory may never be
+#: touched) and one that writes every page, so the submission's memory limit is really reached.
 MEMORY_BOMB = "_hog = []\nwhile True:\n    _hog.append(bytearray(200_000_000))\n"
+MEMORY_BOMB_TOUCHED = "_hog = []\nwhile True:\n    _hog.append(np.ones(25_000_000))\n"
 
 #: Eight catalogued mistakes in four students, two per student in different parts.
 MISTAKE_STUDENTS = {
@@ -157,6 +160,8 @@ def build(tmp):
                               ["tampering"], "graded"),
         "memory-bomb": (nb(with_("embedding_grad", MEMORY_BOMB, before=True)), ["test_embedding_grad"], [],
                         "graded"),
+        "memory-bomb-touched": (nb(with_("embedding_grad", MEMORY_BOMB_TOUCHED, before=True)),
+                                ["test_embedding_grad"], [], "graded"),
         "untouched": (nb(stubs), ALL, [], "graded"),
     }
     for sid, keys in MISTAKE_STUDENTS.items():
@@ -200,7 +205,7 @@ def hostile(tmp_path_factory):
 
 ATTACKS = ["control", "stubs-patched-report", "import-graph", "import-window", "import-gradcheck", "import-layers",
            "import-init", "loop-in-backward", "loop-at-top", "os-exit", "os-exit-in-answer", "read-solutions",
-           "read-source", "patch-numpy", "patch-numpy-stubs", "memory-bomb", "untouched"]
+           "read-source", "patch-numpy", "patch-numpy-stubs", "memory-bomb", "memory-bomb-touched", "untouched"]
 
 
 def kinds(result) -> set[str]:
