@@ -443,8 +443,9 @@ def build(tmp):
 
 
 def _grade(assignment, args, out, cwd):
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)   # as an instructor runs it: the installed package, not the test's path
+    # the command from the tree under test (in a clone its editable install is the same tree;
+    # in a worktree sharing another checkout's venv, that checkout's code would be graded)
+    env = dict(os.environ, PYTHONPATH=ROOT)
     cmd = [sys.executable, "-m", "autograder", "grade", "--course", COURSE, "--assignment", assignment,
            "--out", str(out), "--workers", "2", "--cell-timeout", "30", "--timeout", "150", "--no-progress"] + args
     return subprocess.run(cmd, cwd=str(cwd), capture_output=True, text=True, timeout=900, env=env)

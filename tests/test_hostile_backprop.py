@@ -177,8 +177,9 @@ def build(tmp):
 
 
 def _run(args, cwd):
-    env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
+    # the command from the tree under test (in a clone its editable install is the same tree;
+    # in a worktree sharing another checkout's venv, that checkout's code would be graded)
+    env = dict(os.environ, PYTHONPATH=ROOT)
     return subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", COURSE,
                            "--assignment", ASSIGNMENT, "--no-progress"] + args,
                           cwd=cwd, capture_output=True, text=True, timeout=900, env=env)
