@@ -1,7 +1,8 @@
 # The course's commands. Each target bootstraps .venv with the machine's python3
 # and pip when it is missing, so a fresh clone needs nothing else first.
 #
-#   make demo     grade the bundled sample class and print where the report is
+#   make demo     grade a sample class of each assignment (optimizers, then backprop) and print
+#                 where the reports are; make demo ASSIGNMENT=backprop for one, STUDENTS=40 for more
 #   make test     install the test extras (and torch for the live cross-check), run pytest;
 #                 as root it also installs Debian's chromium and bubblewrap when missing
 #   make lab      start JupyterLab on the course, as a student sees it (LAB_ARGS=... adds options)
@@ -32,8 +33,12 @@ $(BIN)/.installed-test: $(BIN)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[test,dask]" "$(TORCH)"
 	touch $@
 
+# The demo grades every assignment (or ASSIGNMENT=...); 20 synthetic students each keeps the
+# two under ~2 minutes on two cores.
+STUDENTS ?= 20
 demo: $(BIN)/.installed
-	$(RUN) $(BIN)/python -m autograder demo --out demo-output
+	$(RUN) $(BIN)/python -m autograder.classgrade.demo --out demo-output --students $(STUDENTS) \
+	    $(foreach a,$(or $(ASSIGNMENT),optimizers backprop),--assignment $(a))
 
 # One BLAS thread per process: the two test workers already use both cores, and threaded
 # OpenBLAS on small matrices under that load made lectures up to 6x slower.

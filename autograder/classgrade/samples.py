@@ -125,14 +125,26 @@ def mistake_fills(fills: dict[str, str], assignment: str = "optimizers") -> dict
     return out
 
 
+#: assignment -> {name: (solution grade_id or None, the cell's hostile source)}; None appends the
+#: source to the first answer cell (code that runs before any test).
 HOSTILE_DEMO = {
-    "syntax-error": ("sgd", "class SGD(Optimizer):\n    def update(self, params, grads)\n        pass\n"),
-    "endless-loop": ("momentum", "class Momentum(Optimizer):\n    def __init__(self, lr=0.01, momentum=0.9):\n"
-                     "        super().__init__(lr)\n        self.momentum = momentum\n\n"
-                     "    def update(self, params, grads):\n        while True:\n            pass\n"),
-    "copies-reference": ("adam", "from dlcourse.optim import Adam as _A\n\n\nclass Adam(_A):\n    pass\n"),
-    "patches-checks": (None, "import autograder.result\n"
-                       "autograder.result.CheckResult.assert_passed = lambda self: print('PASSED')\n"),
+    "optimizers": {
+        "syntax-error": ("sgd", "class SGD(Optimizer):\n    def update(self, params, grads)\n        pass\n"),
+        "endless-loop": ("momentum", "class Momentum(Optimizer):\n    def __init__(self, lr=0.01, momentum=0.9):\n"
+                         "        super().__init__(lr)\n        self.momentum = momentum\n\n"
+                         "    def update(self, params, grads):\n        while True:\n            pass\n"),
+        "copies-reference": ("adam", "from dlcourse.optim import Adam as _A\n\n\nclass Adam(_A):\n    pass\n"),
+        "patches-checks": (None, "import autograder.result\n"
+                           "autograder.result.CheckResult.assert_passed = lambda self: print('PASSED')\n"),
+    },
+    "backprop": {
+        "syntax-error": ("add_gate", "class AddGate:\n    def backward(self, upstream)\n        return upstream\n"),
+        "endless-loop": ("window_backward", "def window_backward(ds, cache, W, u, f_prime):\n"
+                         "    while True:\n        pass\n"),
+        "copies-reference": ("relative_error", "from dlcourse.gradcheck import relative_error\n"),
+        "patches-checks": (None, "import autograder.result\n"
+                           "autograder.result.CheckResult.assert_passed = lambda self: print('PASSED')\n"),
+    },
 }
 
 
@@ -161,6 +173,10 @@ def build_class(course: str, assignment: str, dest: str, students: int = 40, see
         plan[sid] = desc
         subs.append((sid, changes, append or []))
 
+    hostile_members = {name: (gid, src) for name, (gid, src) in HOSTILE_DEMO.get(assignment, {}).items()
+                       if gid is None or gid in fills} if hostile else {}
+    tail = len(hostile_members) + 3 if hostile else 0            # hostile, empty, pdf, missing
+    reserved = 3 + tail                                          # and a few more perfect ones
     mist = mistake_fills(fills, assignment)
     reserved = 3 + (len(HOSTILE_DEMO) + 3 if hostile else 0)   # perfect ones, hostile, empty, pdf, missing
     add("perfect", {})
@@ -178,25 +194,23 @@ def build_class(course: str, assignment: str, dest: str, students: int = 40, see
             parts = rng.sample(sorted(fills), k=max(1, len(fills) // 3))
             add("partial: left " + ", ".join(parts) + " as released",
                 {gid: c.source for c in release.cells if (gid := grade_id(c)) in parts})
-    while len(plan) < students - (len(HOSTILE_DEMO) + 3 if hostile else 0):
+    while len(plan) < students - tail:
         add("perfect", {})
     for sid, changes, append in subs:
         merged = dict(fills)
         merged.update(changes)
         write_submission(submitted, sid, assignment, notebook, student_notebook(release, merged, append))
     if hostile:
-        for name, (gid, src) in HOSTILE_DEMO.items():
-            if (gid or "ewma") not in fills:        # written for the optimizers notebook
-                continue
+        first_answer = next(gid for c in release.cells if (gid := grade_id(c)) in fills)
+        for name, (gid, src) in hostile_members.items():
             sid = f"s{len(plan) + 1:03d}"
             plan[sid] = f"hostile: {name}"
             merged = dict(fills)
-            append = []
             if gid:
                 merged[gid] = src
             else:
-                merged["ewma"] = merged["ewma"] + "\n\n" + src
-            write_submission(submitted, sid, assignment, notebook, student_notebook(release, merged, append))
+                merged[first_answer] = merged[first_answer] + "\n\n" + src
+            write_submission(submitted, sid, assignment, notebook, student_notebook(release, merged))
         sid = f"s{len(plan) + 1:03d}"
         plan[sid] = "broken: empty notebook"
         write_submission(submitted, sid, assignment, notebook, nbformat.v4.new_notebook())
