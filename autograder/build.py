@@ -105,61 +105,6 @@ def build(out: pathlib.Path = ROOT, course: pathlib.Path = COURSE, names=None,
     return written
 
 
-def _strip_markers(code: str) -> str:
-    lines = [line for line in code.splitlines()
-             if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION")]
-    return "\n".join(lines)
-
-
-def solution_sources(assignment: str = "optimizers", course: pathlib.Path = COURSE) -> dict:
-    """grade_id -> the instructor's code of every solution cell (solution markers removed)."""
-    nb = nbformat.read(course / "source" / assignment / f"{assignment}.ipynb", as_version=4)
-    return {cell.metadata["nbgrader"]["grade_id"]: _strip_markers(cell.source)
-            for cell in nb.cells
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution")}
-
-
-def with_mistakes(sources: dict, keys, examples=None) -> dict:
-    """``sources`` with the catalogued mistakes ``keys`` injected (see ``mistakes.EXAMPLES``;
-    another assignment passes its own ``examples``, e.g. ``backprop_mistakes.EXAMPLES``).
-
-    Raises ValueError when an edit does not apply or two mistakes hit the same cell.
-    """
-    if examples is None:
-        from autograder.mistakes import EXAMPLES as examples
-    EXAMPLES = examples
-    out, used = dict(sources), {}
-    for key in keys:
-        cell, edits = EXAMPLES[key]
-        if cell in used:
-            raise ValueError(f"mistakes {used[cell]!r} and {key!r} both change cell {cell!r}")
-        used[cell] = key
-        code = out[cell]
-        for old, new in edits:
-            if old not in code:
-                raise ValueError(f"mistake {key!r}: {old!r} not found in cell {cell!r}")
-            code = code.replace(old, new)
-        out[cell] = code
-    return out
-
-
-def make_submission(sources=None, assignment: str = "optimizers",
-                    release: pathlib.Path = COURSE / "release"):
-    """A student's notebook: the release with its solution cells replaced by ``sources``.
-
-    ``sources`` maps grade_id -> code (default: the instructor's solutions, i.e. a
-    full-marks submission); cells not in ``sources`` keep the release's stub.
-    """
-    sources = solution_sources(assignment) if sources is None else sources
-    nb = nbformat.read(pathlib.Path(release) / assignment / f"{assignment}.ipynb", as_version=4)
-    for cell in nb.cells:
-        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution") \
-                and grade_id in sources:
-            cell.source = sources[grade_id]
-    return nb
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m autograder.build", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=pathlib.Path, default=ROOT,

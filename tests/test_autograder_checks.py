@@ -309,11 +309,11 @@ def test_a_trajectory_with_missing_entries_fails_as_malformed():
 def test_the_notebook_adam_matches_the_reference_for_any_settings(lr, beta1, beta2, scale, seed):
     """A scenario built on the fly (not catalogued) works too: the solution always passes."""
     import dataclasses
-    from autograder import build
+    from autograder.classgrade import samples
     ns = {}
     exec("import math\nimport numpy as np\n"
          "class Optimizer:\n    def __init__(self, lr):\n        self.lr = lr\n        self.state = {}\n", ns)
-    exec(build.solution_sources()["adam"], ns)
+    exec(samples.solution_sources()["adam"], ns)
     rng = np.random.default_rng(seed)
     base = scenarios("Adam", "visible")[1]
     steps = tuple((None, tuple((i, p, (rng.standard_normal(g.shape) * scale)) for i, p, g in grads))
@@ -575,8 +575,8 @@ def test_nbgrader_validate_shows_the_report_first_and_no_grader_frame(tmp_path, 
     import sys
 
     import nbformat
-    from autograder import build
-    nb = build.make_submission(build.with_mistakes(build.solution_sources(), ["momentum-dampened"]))
+    from autograder.classgrade import samples
+    nb = samples.make_submission(samples.with_mistakes(samples.solution_sources(), ["momentum-dampened"]))
     nbformat.write(nb, tmp_path / "optimizers.ipynb")
     import os
     import pathlib

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from autograder import build, check, checks, mistakes
+from autograder.classgrade import samples
 
 REQUIRED = [  # the issue's list, by key
     "adam-no-bias-correction", "adam-step-not-advanced", "adam-step-per-parameter",
@@ -68,7 +69,7 @@ def test_the_variant_fails_and_is_diagnosed_as_itself(key):
 @pytest.mark.parametrize("key", list(mistakes.MISTAKES))
 def test_the_mistake_written_in_the_notebook_code_fails_its_part_with_its_name(key):
     target = mistakes.MISTAKES[key].target
-    sources = build.with_mistakes(build.solution_sources(), [key])
+    sources = samples.with_mistakes(samples.solution_sources(), [key])
     ns = namespace_with(sources)
     visible = check(ns[STUDENT_NAMES[target]], target, "visible")
     assert not visible.passed, f"{key} passes the visible tests"
@@ -77,7 +78,7 @@ def test_the_mistake_written_in_the_notebook_code_fails_its_part_with_its_name(k
 
 
 def test_the_instructor_solutions_pass_every_scenario():
-    ns = namespace_with(build.solution_sources())
+    ns = namespace_with(samples.solution_sources())
     for target in checks.TARGETS:
         result = check(ns[STUDENT_NAMES[target]], target, "all")
         assert result.passed, result.report()
@@ -181,7 +182,7 @@ def test_every_catalogued_mistake_shows_on_hidden_scenarios_drawn_from_a_seed(se
 
 
 def _adam_with_eps(constant):
-    ns = namespace_with({"adam": build.solution_sources()["adam"].replace(
+    ns = namespace_with({"adam": samples.solution_sources()["adam"].replace(
         "np.sqrt(v_hat) + self.eps", f"np.sqrt(v_hat) + {constant!r}")})
     return ns["Adam"]
 
@@ -203,7 +204,7 @@ def test_a_constant_no_library_uses_is_not_guessed(constant):
 
 
 def test_a_hard_coded_constant_with_an_unknown_second_deviation_is_not_diagnosed():
-    code = build.solution_sources()["adam"].replace("np.sqrt(v_hat) + self.eps", "np.sqrt(v_hat) + 1e-7") \
+    code = samples.solution_sources()["adam"].replace("np.sqrt(v_hat) + self.eps", "np.sqrt(v_hat) + 1e-7") \
         .replace("m += (1 - self.beta1) * g", "m += (1 - self.beta1) * g * 1.01")
     r = check(namespace_with({"adam": code})["Adam"], "Adam", "all")
     assert not r.passed and r.mistake is None, r.report()
@@ -223,7 +224,7 @@ def test_two_mistakes_at_once_are_named_both_and_measured_as_their_combination()
 def test_a_combination_not_in_the_catalogue_is_still_found_by_measurement():
     """AdaGrad forgetting old squares *and* hard-coding eps = 1e-7: no catalogued entry,
     found among the measured candidates and named with both parts."""
-    code = build.solution_sources()["adagrad"].replace("h += g * g", "h[...] = g * g") \
+    code = samples.solution_sources()["adagrad"].replace("h += g * g", "h[...] = g * g") \
         .replace("np.sqrt(h) + self.eps", "np.sqrt(h) + 1e-7")
     r = check(namespace_with({"adagrad": code})["AdaGrad"], "AdaGrad", "all")
     assert r.mistake == "adagrad-forgets+hard-coded(eps=1e-07)" and r.mistake_certain, r.report()

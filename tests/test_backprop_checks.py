@@ -22,6 +22,7 @@ from hypothesis import given, settings, strategies as st
 from autograder import backprop as bp
 from autograder import backprop_mistakes as bm
 from autograder import build, scenario_functions as sf
+from autograder.classgrade import samples
 
 
 # ----------------------------------------------------------------------- a proxy with the grader's rules
@@ -122,7 +123,7 @@ def solution_namespace(sources=None):
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "setup":
             exec(cell.source, ns)
-    for grade_id, code in (sources or build.solution_sources("backprop")).items():
+    for grade_id, code in (sources or samples.solution_sources("backprop")).items():
         exec(compile(code, f"<cell {grade_id}>", "exec"), ns)
     return ns
 

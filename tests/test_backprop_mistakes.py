@@ -10,7 +10,7 @@ import pytest
 
 from autograder import backprop as bp
 from autograder import backprop_mistakes as bm
-from autograder import build
+from autograder.classgrade import samples
 
 from test_backprop_checks import solution_namespace, student_code
 
@@ -48,7 +48,7 @@ def test_the_variant_fails_and_is_diagnosed_as_itself(key):
 @pytest.mark.parametrize("key", list(bm.MISTAKES))
 def test_the_mistake_written_in_the_notebook_fails_its_part_only_with_its_name(key):
     m = bm.MISTAKES[key]
-    ns = solution_namespace(build.with_mistakes(build.solution_sources("backprop"), [key], bm.EXAMPLES))
+    ns = solution_namespace(samples.with_mistakes(samples.solution_sources("backprop"), [key], bm.EXAMPLES))
     visible = bp.check(student_code(ns, m.target), m.target, "visible")
     assert not visible.passed, f"{key} passes the visible tests"
     assert visible.mistake == key, visible.report()
@@ -96,7 +96,7 @@ def test_no_two_mistakes_of_a_target_are_the_same_trajectory():
 
 def test_two_mistakes_at_once_each_lose_their_own_part():
     keys = ["outer-product-transposed", "repeat-overwritten", "dropout-backward-rescales", "he-lecun"]
-    ns = solution_namespace(build.with_mistakes(build.solution_sources("backprop"), keys, bm.EXAMPLES))
+    ns = solution_namespace(samples.with_mistakes(samples.solution_sources("backprop"), keys, bm.EXAMPLES))
     failed = {t: bp.check(student_code(ns, t), t, "all") for t in bp.TARGETS}
     assert {t for t, r in failed.items() if not r.passed} == {bm.MISTAKES[k].target for k in keys}
     assert {failed[bm.MISTAKES[k].target].mistake for k in keys} == set(keys)

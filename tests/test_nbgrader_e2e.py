@@ -24,6 +24,7 @@ import nbformat
 import pytest
 
 from autograder import build, check, checks, mistakes
+from autograder.classgrade import samples
 
 ASSIGNMENT = "optimizers"
 POINTS = {"test_ewma": 10, "test_sgd": 5, "test_momentum": 10, "test_nesterov": 10,
@@ -79,18 +80,18 @@ def course(tmp_path_factory, kernel_sockets):
     shutil.copytree(build.COURSE / "source", root / "source")
     nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root)
 
-    solutions = build.solution_sources(ASSIGNMENT)
-    students = {"instructor": (build.make_submission(solutions, release=root / "release"), set())}
+    solutions = samples.solution_sources(ASSIGNMENT)
+    students = {"instructor": (samples.make_submission(solutions, release=root / "release"), set())}
     students["untouched"] = (nbformat.read(root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4),
                              set(POINTS))
     warned = dict(solutions)
     cell, old, new = WARNING_EDIT
     assert old in warned[cell]
     warned[cell] = warned[cell].replace(old, new)
-    students["warns"] = (build.make_submission(warned, release=root / "release"), set())
+    students["warns"] = (samples.make_submission(warned, release=root / "release"), set())
     groups = pack_mistakes()
     for n, keys in enumerate(groups, start=1):
-        nb = build.make_submission(build.with_mistakes(solutions, keys), release=root / "release")
+        nb = samples.make_submission(samples.with_mistakes(solutions, keys), release=root / "release")
         lost = {"test_" + mistakes.EXAMPLES[k][0] for k in keys}
         students[f"mistakes-{n}"] = (nb, lost, keys)
     for student, (nb, *_rest) in students.items():
@@ -186,7 +187,7 @@ def test_notebook_and_pytest_give_the_same_verdicts(course):
     import nbformat as nbf
     root, _, groups = course
     for n, keys in enumerate(groups, start=1):
-        sources = build.with_mistakes(build.solution_sources(ASSIGNMENT), keys)
+        sources = samples.with_mistakes(samples.solution_sources(ASSIGNMENT), keys)
         ns = {}
         source_nb = nbf.read(build.COURSE / "source" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4)
         for cell in source_nb.cells:

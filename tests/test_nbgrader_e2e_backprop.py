@@ -19,6 +19,7 @@ import pytest
 from autograder import backprop as bp
 from autograder import backprop_mistakes as bm
 from autograder import build
+from autograder.classgrade import samples
 
 from test_backprop_checks import solution_namespace, student_code
 from test_nbgrader_e2e import nbgrader
@@ -31,7 +32,7 @@ TEST_OF = {target: test for test, _, target, _, _ in bp.PARTS}
 def inject(sources, keys):
     """``sources`` with the mistakes ``keys`` written in, edits applied one after another.
 
-    Unlike ``build.with_mistakes`` this allows two mistakes in one cell (the Dropout class holds
+    Unlike ``samples.with_mistakes`` this allows two mistakes in one cell (the Dropout class holds
     the forward and the backward part), as long as every edit still applies."""
     out = dict(sources)
     for key in keys:
@@ -46,7 +47,7 @@ def inject(sources, keys):
 def _diagnosed_separately(keys):
     """Do the in-process checks fail exactly these keys' parts, each diagnosed as its own key?"""
     try:
-        ns = solution_namespace(inject(build.solution_sources(ASSIGNMENT), keys))
+        ns = solution_namespace(inject(samples.solution_sources(ASSIGNMENT), keys))
     except ValueError:
         return False
     want = {bm.MISTAKES[k].target: k for k in keys}
@@ -82,11 +83,11 @@ def course(tmp_path_factory, kernel_sockets):
     shutil.copytree(build.COURSE / "source" / ASSIGNMENT, root / "source" / ASSIGNMENT)
     nbgrader(["generate_assignment", ASSIGNMENT, "--force"], root)
     release = root / "release"
-    solutions = build.solution_sources(ASSIGNMENT)
-    students = {"instructor": (build.make_submission(solutions, ASSIGNMENT, release), set(), []),
+    solutions = samples.solution_sources(ASSIGNMENT)
+    students = {"instructor": (samples.make_submission(solutions, ASSIGNMENT, release), set(), []),
                 "untouched": (nbformat.read(release / ASSIGNMENT / f"{ASSIGNMENT}.ipynb", 4), set(POINTS), [])}
     for n, keys in enumerate(pack_mistakes(), start=1):
-        nb = build.make_submission(inject(solutions, keys), ASSIGNMENT, release)
+        nb = samples.make_submission(inject(solutions, keys), ASSIGNMENT, release)
         students[f"mistakes-{n}"] = (nb, {TEST_OF[bm.MISTAKES[k].target] for k in keys}, keys)
     for student, (nb, _, _) in students.items():
         folder = root / "submitted" / student / ASSIGNMENT

@@ -250,9 +250,10 @@ def print_summary(summary, file=sys.stdout) -> None:
         flags = ",".join(dict.fromkeys(f.kind.label for f in r.sorted_flags()))
         score = "-" if r.score is None else f"{r.score:g}"
         print(f"{r.student_id:<{width}}  {score:>4}/{r.max_score:<4g}  {r.status.value:<10}  {flags}", file=file)
-    graded = [r for r in rows if r.status.submitted and r.score is not None]
+    graded = [r for r in rows if r.status is Status.GRADED]
+    submitted = sum(1 for r in rows if r.status.submitted)
     mean = sum(r.score for r in graded) / len(graded) if graded else 0.0
-    print(f"\n{len(rows)} students, {len(graded)} submitted, mean over submitters {mean:.2f}, "
+    print(f"\n{len(rows)} students, {submitted} submitted, mean over the {len(graded)} graded {mean:.2f}, "
           f"{sum(1 for r in rows if r.needs_review)} to review, {summary.seconds:.1f} s", file=file)
     print(f"sandbox:   {summary.sandbox}", file=file)
     for name, path in summary.paths.items():

@@ -25,6 +25,8 @@ import shutil
 
 import nbformat
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 BEGIN = re.compile(r"^\s*### BEGIN (SOLUTION|HIDDEN TESTS)\s*$")
 END = re.compile(r"^\s*### END (SOLUTION|HIDDEN TESTS)\s*$")
 
@@ -54,6 +56,45 @@ def solution_fills(source_nb_path: str) -> dict[str, str]:
         if meta.get("solution") and meta.get("grade_id"):
             fills[meta["grade_id"]] = strip_markers(cell.source)
     return fills
+
+
+def solution_sources(assignment: str = "optimizers", course: str | None = None) -> dict[str, str]:
+    """grade_id -> the instructor's code of every solution cell of ``assignment``."""
+    course = course or os.path.join(ROOT, "assignments")
+    return solution_fills(os.path.join(course, "source", assignment, f"{assignment}.ipynb"))
+
+
+def with_mistakes(sources: dict, keys, examples=None) -> dict:
+    """``sources`` with the catalogued mistakes ``keys`` injected (see ``mistakes.EXAMPLES``;
+    another assignment passes its own ``examples``, e.g. ``backprop_mistakes.EXAMPLES``).
+
+    Raises ValueError when an edit does not apply or two mistakes hit the same cell.
+    """
+    if examples is None:
+        from autograder.mistakes import EXAMPLES as examples
+    out, used = dict(sources), {}
+    for key in keys:
+        cell, edits = examples[key]
+        if cell in used:
+            raise ValueError(f"mistakes {used[cell]!r} and {key!r} both change cell {cell!r}")
+        used[cell] = key
+        code = out[cell]
+        for old, new in edits:
+            if old not in code:
+                raise ValueError(f"mistake {key!r}: {old!r} not found in cell {cell!r}")
+            code = code.replace(old, new)
+        out[cell] = code
+    return out
+
+
+def make_submission(sources=None, assignment: str = "optimizers", release: str | None = None):
+    """A student's notebook: the release with its solution cells replaced by ``sources``
+    (default: the instructor's solutions, a full-marks submission); other cells as released."""
+    sources = solution_sources(assignment) if sources is None else sources
+    release = release or os.path.join(ROOT, "assignments", "release")
+    nb = nbformat.read(os.path.join(str(release), assignment, f"{assignment}.ipynb"), as_version=4)
+    solutions = {grade_id(c) for c in nb.cells if ((c.get("metadata") or {}).get("nbgrader") or {}).get("solution")}
+    return student_notebook(nb, {g: src for g, src in sources.items() if g in solutions})
 
 
 def grade_id(cell) -> str | None:
