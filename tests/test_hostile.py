@@ -395,3 +395,18 @@ def _autograded_text(hostile, sid):
     path = os.path.join(hostile["out"], "autograded", sid, ASSIGNMENT, ASSIGNMENT + ".ipynb")
     nb = nbformat.read(path, as_version=4)
     return "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+
+
+def test_feedback_pages_show_no_grader_frames_or_server_paths(hostile):
+    """A cell stopped at its time limit gets IPython's full traceback; the grader's frames (and
+    with them the server's paths) are cut from it, the student's own frames stay."""
+    import sys
+    for sid in ("loop-in-update", "update-raises", "control"):
+        page = open(os.path.join(hostile["out"], hostile["results"][sid]["feedback"]), encoding="utf-8").read()
+        for path in (ROOT, sys.prefix, "site-packages"):
+            assert path not in page, (sid, path)
+
+
+def test_the_feedback_table_of_contents_names_each_part(hostile):
+    page = open(os.path.join(hostile["out"], hostile["results"]["control"]["feedback"]), encoding="utf-8").read()
+    assert '<a href="#test_adam">Adam</a>' in page and ">Test cell<" not in page

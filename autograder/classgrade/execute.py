@@ -129,3 +129,38 @@ def kernel_run(api, assignment: str, student: str, autograded: str, deadline: fl
     run = KernelRun(completed=completed, scores={}, timed_out=fired.is_set(),
                     died=not completed and not fired.is_set(), cell_timeouts=timeouts)
     return Execution(run, autograded if written else None, first, time.monotonic() - t0)
+
+
+_ANSI = __import__("re").compile(r"\x1b\[[0-9;]*m")
+
+
+def grader_prefixes() -> tuple[str, ...]:
+    """Paths of the grader's machine that a student's feedback must not show: the course's
+    code (``autograder``, ``dlcourse``) and the interpreter's installation."""
+    import sys
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    return tuple(dict.fromkeys(os.path.realpath(p) for p in (here, sys.prefix, sys.base_prefix)))
+
+
+def scrub_tracebacks(path: str, prefixes: tuple[str, ...]) -> None:
+    """Drop the grader's frames from every error output of the notebook at ``path``.
+
+    A failing check already shows only its report (``CheckFailed``); an interrupted or timed-out
+    cell, or an error inside a library call, still gets IPython's full traceback, whose frames in
+    the grader's files name the server's paths. The student's own frames (``Cell In[..]``) and the
+    error line stay.
+    """
+    import nbformat
+    nb = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.get("output_type") != "error":
+                continue
+            kept = [t for t in out.get("traceback", [])
+                    if not any(p in _ANSI.sub("", t) for p in prefixes)]
+            if len(kept) != len(out.get("traceback", [])):
+                out["traceback"] = kept
+                changed = True
+    if changed:
+        nbformat.write(nb, path)

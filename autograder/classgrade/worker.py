@@ -220,6 +220,8 @@ class Worker:
                         faults=faults, flags=flags, timings=timings)
         result.first_error = execution.first_error
         if execution.autograded:
+            from .execute import grader_prefixes, scrub_tracebacks
+            scrub_tracebacks(execution.autograded, grader_prefixes())
             self._write_scores(task.who.student_id, result)
             self._feedback(task.who.student_id, result)
             dest = os.path.join(cfg.out, "autograded", task.who.student_id, spec.name)
@@ -319,7 +321,7 @@ class Worker:
         with open(src, encoding="utf-8") as fh:
             page = fh.read()
         with open(os.path.join(self.cfg.out, rel), "w", encoding="utf-8") as fh:
-            fh.write(with_banner(page, result))
+            fh.write(with_banner(page, result, self.cfg.spec))
         result.feedback = rel
 
 
