@@ -11,10 +11,10 @@ full marks and no flag an instructor has to act on (severity ``review`` or worse
 results.json): an honest student the grader doubts costs the instructor a manual review and the
 student their trust.
 
-One module-scoped fixture runs ``python -m autograder grade`` three times, as an instructor
+One module-scoped fixture runs ``python -m autograder grade`` once per class, as an instructor
 does: the ``optimizers`` class from an LMS (Blackboard) zip with a roster, more ``optimizers``
-students in nbgrader's ``submitted/`` folder layout without a roster, and ``backprop`` students
-in the folder layout with a roster. Expectations are stated as "full marks, read from the
+students in nbgrader's ``submitted/`` folder layout without a roster, two small Moodle and
+Canvas downloads, and ``backprop`` students in the folder layout with a roster. Expectations are stated as "full marks, read from the
 assignment", so they hold when the weights change.
 """
 from __future__ import annotations
@@ -320,7 +320,8 @@ TS = "2026-11-30-12-00-00"
 
 
 def build(tmp):
-    """Three classes (opt zip + roster, opt folder, bp folder + roster) and their expectations.
+    """The classes (opt Blackboard zip + roster, opt folder, Moodle and Canvas zips, bp folder + roster)
+    and their expectations.
 
     Returns {run: {"args": [...], "students": {sid: expectation}}} where an expectation is a dict
     with ``info`` (info-level flag kinds the student must carry) and optional ``timestamp``."""
@@ -407,6 +408,27 @@ def build(tmp):
                           "students": {sid: {"info": set()} for sid in [*folder, "collected"]}}
     runs["opt-folder"]["students"]["collected"]["timestamp"] = "2026-11-30T23:59:30"
 
+    # -- optimizers from Moodle's and Canvas's downloads: ids are the LMS's numbers, names are
+    #    the students' own (unicode, underscores, spaces), files renamed by the LMS
+    for lms, uploads in {
+        "moodle": {"20431": "Zoë_Anne Müller_20431_assignsubmission_file_/optimizers.ipynb",
+                   "20432": "李雷_20432_assignsubmission_file_/Optimizers (2).ipynb"},
+        "canvas": {"12345": "doejane_12345_678901_optimizers.ipynb",
+                   "23456": "smithjohn_LATE_23456_789012_optimizers-1.ipynb"},
+    }.items():
+        zpath = tmp / f"{lms}.zip"
+        with zipfile.ZipFile(zpath, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in uploads.values():
+                zf.writestr(name, nbformat.writes(nb()).encode("utf-8"))
+        roster = tmp / f"roster-{lms}.csv"
+        roster.write_text("id,first_name,last_name,email\n" + "".join(f"{i},F,L,{i}@example.edu\n" for i in uploads),
+                          encoding="utf-8")
+        expect = {sid: {"info": set()} for sid in uploads}
+        runs[f"opt-{lms}"] = {"assignment": OPT, "args": ["--zip", str(zpath), "--roster", str(roster)],
+                              "students": expect}
+    runs["opt-moodle"]["students"]["20432"]["info"] = {"renamed"}
+    runs["opt-canvas"]["students"]["23456"]["info"] = {"renamed", "late"}
+
     # -- backprop in the folder layout, with a roster
     rel, fills = release_of(BP, tmp), fills_of(BP)
 
@@ -471,6 +493,8 @@ STUDENTS = {
                 "ts_30", "ts_23", "two_tries", "past_midnight"],
     "opt-folder": ["zoë", "李雷", "o.brien-smith", LONG_ID, "scratch", "slow", "lab4", "windows",
                    "ran_it_all", "other_forms", "unicode_code", "magics", "course_library", "nbformat_44", "collected"],
+    "opt-moodle": ["20431", "20432"],
+    "opt-canvas": ["12345", "23456"],
     "bp-folder": ["zoë", "bp_forms", "bp_scratch", "bp_lab4_windows"],
 }
 CASES = [(run, sid) for run, sids in STUDENTS.items() for sid in sids]
