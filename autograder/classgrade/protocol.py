@@ -79,8 +79,8 @@ class AssignmentSpec:
     def unchanged(self, gid: str, text: str) -> bool:
         """Is ``text`` the test or read-only cell ``gid`` as released (or as in the source,
         which is what a notebook made from solutions/ holds)?"""
-        text = text.strip()
-        return any(text == t.strip() for t in (self.test_sources.get(gid), self.test_full_sources.get(gid),
+        text = text.replace("\r\n", "\n").strip()         # a notebook saved on Windows is unchanged
+        return any(text == t.replace("\r\n", "\n").strip() for t in (self.test_sources.get(gid), self.test_full_sources.get(gid),
                                                 self.locked.get(gid)) if t is not None)
 
     @property

@@ -97,6 +97,16 @@ def dotted(node: ast.AST) -> str | None:
     return None
 
 
+#: the course library's modules that hold reference implementations (an assignment's checks
+#: module may name its own in REFERENCE_MODULES)
+REFERENCE_MODULES = ("dlcourse.optim", "dlcourse.ewma", "dlcourse.schedules", "dlcourse.graph",
+                     "dlcourse.window", "dlcourse.gradcheck", "dlcourse.init", "dlcourse.layers")
+
+
+def _in_reference(full: str, modules=REFERENCE_MODULES) -> bool:
+    return any(full == m or full.startswith(m + ".") for m in modules)
+
+
 class _Scanner(ast.NodeVisitor):
     def __init__(self, cell: str, targets: set[str], test_names: set[str], reference_names: set[str],
                  aliases: dict[str, str]):
@@ -128,12 +138,15 @@ class _Scanner(ast.NodeVisitor):
         top = module.split(".")[0]
         if top in ("autograder", "nbgrader"):
             self.add("tampering", f"imports {full} (grading internals) in a solution")
-        elif full.startswith(("dlcourse.optim", "dlcourse.ewma", "dlcourse.schedules")):
+        elif _in_reference(full) or (not imported and _in_reference(f"{full}.x")) or \
+                (imported and _in_reference(f"{module}.{imported}.x")):
             last = full.split(".")[-1]
-            if imported and last in self.reference_names and last != "Optimizer":
+            if last == "Optimizer":
+                pass                      # the notebook's own base class has the same name
+            elif imported and last in self.reference_names:
                 self.add("copying", f"imports the reference {full}", part=self.part or last)
             else:
-                self.add("suspicious", f"imports the reference module {full}")
+                self.add("copying", f"imports the course's reference code {full}")
         elif top in DANGEROUS_MODULES:
             self.add("suspicious" if top in HARMLESS_ALONE else "tampering", DANGEROUS_MODULES[top])
         if asname in self.test_names and self.depth == 0 and full not in self.test_imports_ok():
@@ -202,7 +215,7 @@ class _Scanner(ast.NodeVisitor):
                         self.add("copying", f"{t.id} = {src} (the reference)", part=t.id)
         if self.part is not None:
             src = self.resolve(dotted(node.value)) or ""
-            if src.startswith("dlcourse.optim") and src.split(".")[-1] != "Optimizer" or \
+            if _in_reference(src) and src.split(".")[-1] != "Optimizer" or \
                     src.split(".")[0] in self.reference_names and src.split(".")[0] != "Optimizer" \
                     and self.aliases.get(src.split(".")[0], "").startswith("dlcourse"):
                 self.add("copying", f"uses the reference {src}")
@@ -298,7 +311,7 @@ class _Scanner(ast.NodeVisitor):
     def visit_Attribute(self, node: ast.Attribute) -> None:
         full = self.resolve(dotted(node)) or ""
         parts = full.split(".")
-        if len(parts) >= 3 and parts[0] == "dlcourse" and parts[1] in ("optim", "ewma", "schedules") \
+        if len(parts) >= 3 and _in_reference(".".join(parts[:2])) \
                 and parts[2] in self.reference_names and parts[2] != "Optimizer":
             self.add("copying", f"uses the reference {'.'.join(parts[:3])}", part=self.part or parts[2])
         if parts[-1] in ("__globals__", "__builtins__", "__code__", "f_globals", "f_back", "__subclasses__") \
@@ -491,8 +504,13 @@ class ScanContext:
 
     def __init__(self, spec, checks_module):
         import inspect
-        self.targets = set(spec.targets)
+        self.targets = set(spec.targets) | set(spec.names.values())      # what students define
         self.part_of = {t: p.grade_id for p in spec.parts for t in p.targets}
+        self.part_of.update({spec.names.get(t, t): p.grade_id for p in spec.parts for t in p.targets})
+        # an answer cell's module-level finding concerns the parts that cell answers
+        self.parts_of_cell: dict[str, list[str]] = {}
+        for row in getattr(checks_module, "PARTS", ()):
+            self.parts_of_cell.setdefault(row[1], []).append(row[0])
         self.test_names = names_used(list(spec.test_sources.values()))
         self.reference_classes: dict[str, str] = {}
         for t in spec.targets:
@@ -535,6 +553,11 @@ def scan_submission(sub, context: ScanContext) -> list:
         else:
             kind = Kind[_KINDS[f.kind]]
         where = f" (cell {f.cell})" if f.cell else ""
-        flags.append(Flag(kind, f"{f.part + ': ' if f.part else ''}{f.reason}{where}",
-                          part=context.part_of.get(f.part) if f.part else None))
+        text = f"{f.part + ': ' if f.part else ''}{f.reason}{where}"
+        if f.part:
+            flags.append(Flag(kind, text, part=context.part_of.get(f.part)))
+        elif kind is Kind.COPYING and f.cell in context.parts_of_cell:
+            flags.extend(Flag(kind, text, part=gid) for gid in dict.fromkeys(context.parts_of_cell[f.cell]))
+        else:
+            flags.append(Flag(kind, text))
     return flags
