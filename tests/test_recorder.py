@@ -197,3 +197,11 @@ def test_a_deep_output_folder_does_not_break_the_channel(tmp_path):
     deep.mkdir(parents=True)
     _, verdicts = record(solution_cells(), ["SGD"], deep)
     assert verdicts == {"SGD": True}
+
+
+def test_a_spent_budget_is_the_students_timeout_never_a_grader_fault(tmp_path):
+    """After a part spends the submission's whole budget, the remaining parts time out; they
+    are never 'the sandbox did not start' (a grader fault that would make the row not graded)."""
+    cells = replace(solution_cells(), "m_hat = m / (1 - self.beta1 ** t)", "while True: pass")
+    _, verdicts = record(cells, ["Adam", "SGD", "Nadam"], tmp_path, part_seconds=30.0, total=2.0)
+    assert verdicts == {"Adam": Fault.TIMEOUT, "SGD": Fault.TIMEOUT, "Nadam": Fault.TIMEOUT}

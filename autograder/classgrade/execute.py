@@ -49,6 +49,13 @@ def capped_execute_class():
         def preprocess(self, nb, resources=None, km=None):
             _state.truncated = False
             self._notebook_bytes, self._cell_bytes = 0, {}
+            cwd = getattr(_state, "kernel_cwd", None)
+            if cwd:
+                # the kernel works in a scratch folder of its own, never in the folder nbgrader
+                # (as root) writes the autograded notebook into: a link the kernel left there
+                # would otherwise be followed by that write
+                resources = dict(resources or {})
+                resources["metadata"] = dict(resources.get("metadata") or {}, path=cwd)
             return super().preprocess(nb, resources, km)
 
         def output(self, outs, msg, display_id, cell_index):
@@ -68,6 +75,11 @@ def capped_execute_class():
             return super().output(outs, msg, display_id, cell_index)
 
     return CappedExecute
+
+
+def set_kernel_cwd(path: str | None) -> None:
+    """The folder the next kernels of this thread run in (None: nbgrader's own choice)."""
+    _state.kernel_cwd = path
 
 
 def outputs_truncated() -> bool:

@@ -138,6 +138,10 @@ def __getattr__(name):
 '''
 
 
+#: how long a sandboxed server may take to start and greet (no student code runs before it)
+GREETING_SECONDS = 30.0
+
+
 class StudentProcess:
     """One sandboxed server process for one part, and the connection to it."""
 
@@ -179,7 +183,9 @@ class StudentProcess:
             self.proc = self.launcher(self.argv, self.workdir, self.lib, self.channel)
         except Exception as exc:  # noqa: BLE001 - the sandbox could not start: the grader's fault
             raise RecorderFault(Fault.NO_START, f"{type(exc).__name__}: {exc}") from None
-        self.listener.settimeout(max(0.05, min(self._left(), 30.0)))
+        # until the greeting nothing of the student's has run: this wait is the grader's alone,
+        # with its own allowance, whatever is left of the student's budget
+        self.listener.settimeout(GREETING_SECONDS)
         try:
             self.conn, _ = self.listener.accept()
             self.reader = remote.Reader(self.conn)
@@ -188,7 +194,7 @@ class StudentProcess:
             raise RecorderFault(Fault.NO_START, "it never connected" +
                                 (f" (exit status {code})" if code is not None else "")) from None
         try:
-            hello, _ = self._recv(min(self._left(), 30.0))
+            hello, _ = self._recv(GREETING_SECONDS)
         except RecorderFault as exc:
             raise RecorderFault(Fault.NO_START, exc.detail) from None
         if hello.get("op") != "hello":
@@ -285,6 +291,9 @@ def record_parts(checks, parts: dict[str, list], cells: list[str], launcher: Lau
         for target, scenarios in parts.items():
             t0 = time.monotonic()
             rec = out[target] = PartRecording(target)
+            if t0 >= deadline:          # the student's code spent the submission's budget already
+                rec.fault, rec.detail = Fault.TIMEOUT, "the submission's time budget was spent before this part"
+                continue
             part_deadline = min(deadline, t0 + part_seconds)
             try:
                 if process is None:

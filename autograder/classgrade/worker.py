@@ -18,6 +18,7 @@ retried once; if it happens again the row is ``not graded`` with the cause, neve
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -206,7 +207,7 @@ class Worker:
         execution = self._execute(task, deadline)
         verdicts.join()
         if verdicts.fault is not None:       # the recorder's sandbox did not start: once more
-            verdicts = self._verify_in_background(sub.recorder_cells, max(deadline, time.monotonic() + 60))
+            verdicts = self._verify_in_background(sub.recorder_cells, time.monotonic() + cfg.timeout)
             verdicts.join()
             if verdicts.fault is not None:
                 faults.append(str(verdicts.fault))
@@ -226,7 +227,9 @@ class Worker:
             self._feedback(task.who.student_id, result)
             dest = os.path.join(cfg.out, "autograded", task.who.student_id, spec.name)
             shutil.rmtree(dest, ignore_errors=True)
-            shutil.copytree(os.path.dirname(execution.autograded), dest)
+            os.makedirs(dest)
+            if os.path.isfile(execution.autograded) and not os.path.islink(execution.autograded):
+                shutil.copyfile(execution.autograded, os.path.join(dest, spec.notebook + ".ipynb"))
         for sub_dir in ("submitted", "autograded", "feedback"):
             shutil.rmtree(os.path.join(self.course, sub_dir, task.who.student_id), ignore_errors=True)
         result.timings["total"] = time.monotonic() - t0
@@ -257,7 +260,7 @@ class Worker:
 
     def _execute(self, task: Task, deadline: float):
         from . import sandbox as sb
-        from .execute import kernel_run
+        from .execute import kernel_run, set_kernel_cwd
         spec = self.cfg.spec
         sid = task.who.student_id
         sub_dir = os.path.join(self.course, "submitted", sid, spec.name)
@@ -267,12 +270,19 @@ class Worker:
             with open(os.path.join(sub_dir, "timestamp.txt"), "w") as fh:
                 fh.write(task.timestamp)
         auto_dir = os.path.join(self.course, "autograded", sid, spec.name)
-        os.makedirs(auto_dir, exist_ok=True)
-        box = sb.Sandbox(workdir=auto_dir, readonly=self.kernel_view(), limits=self.limits(), uid=self.uid)
-        with sb.kernel_sandbox(box, self._kernel_zygote()) as kernels:
-            execution = kernel_run(self.api, spec.name, sid, os.path.join(auto_dir, spec.notebook + ".ipynb"),
-                                   deadline, kernels.kill_all)
-        sb.reclaim_dir(auto_dir)
+        # the kernel's own folder, outside everything nbgrader reads or writes afterwards
+        scratch = self._reset(os.path.join(self.dir, "kernel-cwd"))
+        with capped_folder(scratch, self.limits().tmp_mb):
+            box = sb.Sandbox(workdir=scratch, readonly=self.kernel_view(), limits=self.limits(), uid=self.uid)
+            set_kernel_cwd(scratch)
+            try:
+                with sb.kernel_sandbox(box, self._kernel_zygote()) as kernels:
+                    execution = kernel_run(self.api, spec.name, sid,
+                                           os.path.join(auto_dir, spec.notebook + ".ipynb"), deadline,
+                                           kernels.kill_all)
+            finally:
+                set_kernel_cwd(None)
+        shutil.rmtree(scratch, ignore_errors=True)
         scores = self._read_scores(sid) if execution.autograded else {}
         k = execution.kernel
         execution.kernel = KernelRun(k.completed, scores, k.timed_out, k.died, k.cell_timeouts)
@@ -323,6 +333,22 @@ class Worker:
         with open(os.path.join(self.cfg.out, rel), "w", encoding="utf-8") as fh:
             fh.write(with_banner(page, result, self.cfg.spec))
         result.feedback = rel
+
+
+@contextlib.contextmanager
+def capped_folder(path: str, mb: int):
+    """``path`` as a size-capped tmpfs while the block runs (root only; elsewhere the folder is
+    left as it is and RLIMIT_FSIZE caps each file): a kernel filling its working folder fills
+    at most ``mb`` MB, charged to its own cgroup, gone when the block ends."""
+    import subprocess
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={int(mb)}m,mode=700,nosuid,nodev", "tmpfs", path],
+        capture_output=True).returncode == 0
+    try:
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", "-l", path], capture_output=True)
 
 
 class _Background:
