@@ -101,3 +101,10 @@ def test_reexport_carries_manual_grades_into_grades_csv_and_the_lms_files(tmp_pa
 def test_export_command_names_a_folder_that_is_not_an_output(tmp_path, capsys):
     assert export.main(["--out", str(tmp_path)]) == 2
     assert "results.json" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(1+1)", "\tx"])
+def test_a_name_never_becomes_a_spreadsheet_formula(name):
+    """CSV injection: a roster or LMS name starting a formula is written with a leading quote."""
+    from autograder.classgrade.record import spreadsheet_safe
+    assert spreadsheet_safe(name) == "'" + name and spreadsheet_safe("Ann") == "Ann"

@@ -54,3 +54,11 @@ def test_an_unreadable_file_is_invalid_not_an_exception(spec, tmp_path):
     (tmp_path / "x.ipynb").write_bytes(b"\x00\x01 not json")
     sub = read_submission(str(tmp_path / "x.ipynb"), spec)
     assert not sub.readable and sub.flags[0].kind is Kind.INVALID_FILE
+
+
+def test_a_notebook_of_a_hundred_thousand_cells_is_not_graded(spec, tmp_path):
+    """It would cost nbgrader minutes and its feedback page tens of MB (it took 198 s of a 60 s budget)."""
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("") for _ in range(100_000)])
+    nbformat.write(nb, tmp_path / "big.ipynb")
+    sub = read_submission(str(tmp_path / "big.ipynb"), spec)
+    assert not sub.readable and sub.flags[0].kind is Kind.TOO_LARGE

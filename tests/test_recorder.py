@@ -205,3 +205,14 @@ def test_a_spent_budget_is_the_students_timeout_never_a_grader_fault(tmp_path):
     cells = replace(solution_cells(), "m_hat = m / (1 - self.beta1 ** t)", "while True: pass")
     _, verdicts = record(cells, ["Adam", "SGD", "Nadam"], tmp_path, part_seconds=30.0, total=2.0)
     assert verdicts == {"Adam": Fault.TIMEOUT, "SGD": Fault.TIMEOUT, "Nadam": Fault.TIMEOUT}
+
+
+def test_an_oversized_reply_is_refused_before_it_is_read(tmp_path):
+    """A student's process answering with 32 MB per scenario gets no verdict, and the grader
+    never holds those bytes."""
+    cheat = ("import autograder.checks as C\n_real = C.run_trajectory\n"
+             "def run_trajectory(code, scenario):\n    t = _real(code, scenario)\n"
+             "    import numpy as np\n    t.values['junk'] = np.zeros(4 * 2**20)\n    return t\n"
+             "C.run_trajectory = run_trajectory\n")
+    _, verdicts = record(solution_cells() + [cheat], ["SGD"], tmp_path)
+    assert verdicts["SGD"] is Fault.GARBLED

@@ -52,7 +52,7 @@ import sys
 
 from .outcome import Status, SubmissionResult
 from .protocol import AssignmentSpec
-from .record import RunInfo
+from .record import RunInfo, spreadsheet_safe
 
 FORMATS = ("canvas", "moodle")
 
@@ -93,7 +93,7 @@ def write_canvas(path: str, spec: AssignmentSpec, results: list[SubmissionResult
         for r in _rostered(results):
             name = ", ".join(x for x in (r.last_name, r.first_name) if x) or r.student_id
             sis_user, sis_login = (r.student_id, "") if canvas_id == "sis_user_id" else ("", r.student_id)
-            w.writerow((name, "", sis_user, sis_login, section, _grade(r)))
+            w.writerow((spreadsheet_safe(name), "", sis_user, sis_login, section, _grade(r)))
     return path
 
 
@@ -114,7 +114,8 @@ def write_moodle(path: str, spec: AssignmentSpec, results: list[SubmissionResult
         w = csv.writer(fh)
         w.writerow(MOODLE_HEADER + (spec.name, "Feedback"))
         for r in _rostered(results):
-            w.writerow((r.first_name, r.last_name, r.student_id, r.email, _grade(r), _feedback(spec, r)))
+            w.writerow((spreadsheet_safe(r.first_name), spreadsheet_safe(r.last_name), r.student_id,
+                        spreadsheet_safe(r.email), _grade(r), _feedback(spec, r)))
     return path
 
 

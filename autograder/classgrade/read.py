@@ -33,6 +33,11 @@ class Submission:
     readable: bool = True
 
 
+#: more cells than this is not a notebook anyone wrote by hand (the assignment has ~30): such a
+#: notebook would cost nbgrader minutes and its feedback page tens of MB, so it is not graded
+MAX_CELLS = 2000
+
+
 def _grade_id(cell) -> str | None:
     return ((cell.get("metadata") or {}).get("nbgrader") or {}).get("grade_id")
 
@@ -55,6 +60,11 @@ def read_submission(path: str, spec: AssignmentSpec) -> Submission:
         sub.readable = False
         sub.flags.append(Flag(Kind.INVALID_FILE, f"cannot read the notebook: {type(exc).__name__}: "
                                                   f"{str(exc)[:160]}"))
+        return sub
+    if len(cells) > MAX_CELLS:
+        sub.readable = False
+        sub.flags.append(Flag(Kind.TOO_LARGE, f"the notebook has {len(cells)} cells (at most {MAX_CELLS} are "
+                                              "graded): ask the student to hand in the assignment's notebook"))
         return sub
     if not any((c.get("source") or "").strip() for c in cells):
         sub.readable = False

@@ -325,6 +325,17 @@ def _num(x: float | None) -> str:
     return "" if x is None else f"{x:g}"
 
 
+#: what a spreadsheet reads as a formula at the start of a cell (OWASP's CSV injection advice)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a cell no spreadsheet runs: a leading ``'`` when it would start a formula.
+    Applied to the free text students or rosters supply (names, emails, reasons), not to ids,
+    which an LMS import matches exactly."""
+    return "'" + text if isinstance(text, str) and text.startswith(_FORMULA_START) else text
+
+
 def grade_rows(spec: AssignmentSpec, results: list[SubmissionResult]) -> tuple[list[str], list[list[str]]]:
     """grades.csv's header and rows (also the source of the report's table)."""
     header = ["id", "first_name", "last_name", "email", "status", "score", "max_score"]
@@ -346,6 +357,8 @@ def write_grades_csv(path: str, spec: AssignmentSpec, results: list[SubmissionRe
     """One row per student: id, names, email, status, score (blank when not graded), max,
     one column per part, the flags' labels and one reason line per flag (``Flag.line()``)."""
     header, rows = grade_rows(spec, results)
+    free_text = [header.index(c) for c in ("first_name", "last_name", "email", "reason")]
+    rows = [[spreadsheet_safe(v) if i in free_text else v for i, v in enumerate(row)] for row in rows]
     tmp = path + ".tmp"
     with open(tmp, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)

@@ -140,6 +140,9 @@ def __getattr__(name):
 
 #: how long a sandboxed server may take to start and greet (no student code runs before it)
 GREETING_SECONDS = 30.0
+#: the largest answer read from a student's process: a scenario's trajectory is a few kB to a few
+#: MB; a larger reply is refused before it is read (a garbled part), never kept in the grader's memory
+MAX_REPLY = 16 * 2**20
 
 
 class StudentProcess:
@@ -188,7 +191,7 @@ class StudentProcess:
         self.listener.settimeout(GREETING_SECONDS)
         try:
             self.conn, _ = self.listener.accept()
-            self.reader = remote.Reader(self.conn)
+            self.reader = remote.Reader(self.conn, MAX_REPLY)
         except (socket.timeout, OSError):
             code = self.proc.poll() if self.proc is not None else None
             raise RecorderFault(Fault.NO_START, "it never connected" +

@@ -186,9 +186,10 @@ def send(sock: socket.socket, header: dict, blobs: list[bytes]) -> None:
 class Reader:
     """Reads frames from a socket with one buffer, so a small message costs one ``recv``."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, max_frame: int = MAX_FRAME):
         self.sock = sock
         self.buf = bytearray()
+        self.max_frame = max_frame
 
     def _fill(self, n: int) -> None:
         while len(self.buf) < n:
@@ -200,8 +201,8 @@ class Reader:
     def frame(self) -> tuple[dict, list[bytes]]:
         self._fill(4)
         (n,) = struct.unpack_from(">I", self.buf)
-        if n > MAX_FRAME:
-            raise WireError(f"message of {n} bytes exceeds {MAX_FRAME}")
+        if n > self.max_frame:
+            raise WireError(f"message of {n} bytes exceeds {self.max_frame}")
         self._fill(4 + n)
         body = bytes(self.buf[4:4 + n])
         del self.buf[:4 + n]
