@@ -164,6 +164,14 @@ for _src, _dst in (({SOLUTIONS!r}, "sol"), ({SOURCE_NB!r}, "source.ipynb")):
         pass
 """
 SYMLINK_LOOP = "import os as _o\n_o.symlink('.', 'loop')\n"
+# nbgrader writes the autograded notebook where the kernel ran, after the kernel ran: the
+# kernel replaces that file by a link to a file only the grader may write
+SYMLINK_NOTEBOOK = """
+import os as _o
+_o.remove("{notebook}.ipynb")
+_o.symlink({canary!r}, "{notebook}.ipynb")
+"""
+CANARY_TEXT = "the grader's own file: no student may change it\n"
 
 # The student's fingerprint of one optimizer run: its hyperparameters and the first step's
 # parameters and gradients. The same text builds the table here and looks it up in the notebook.
@@ -202,10 +210,10 @@ class Adam(Optimizer):
 # In the recorder: find the server's frame, replace its request handler by one that answers
 # every target from a table of the reference's trajectories over every fixed scenario
 # (visible and the notebook's hidden ones), straight onto the grader's socket.
-FORGE_WIRE = f'''
+FORGE_WIRE = """
 import base64 as _b64, pickle as _pk, sys as _sys, zlib as _zl
-if {IN_RECORDER}:
-    _WIRE = _pk.loads(_zl.decompress(_b64.b64decode({{table!r}})))
+if @IN_RECORDER@:
+    _WIRE = _pk.loads(_zl.decompress(_b64.b64decode(@TABLE@)))
     _f = _sys._getframe()
     while _f is not None and not hasattr(_f.f_locals.get("self"), "targets"):
         _f = _f.f_back
@@ -218,9 +226,9 @@ if {IN_RECORDER}:
         if data is None:
             data = next(v for (t, _n), v in _WIRE.items() if t == target)
         enc = _g["Encoder"]()
-        return {{"op": "trajectory", "data": enc.encode(data)}}, enc.blobs
+        return {"op": "trajectory", "data": enc.encode(data)}, enc.blobs
     _server.run = _forged
-'''
+""".replace("@IN_RECORDER@", IN_RECORDER)
 # in the kernel, the notebook's own report is patched to say PASSED (as in test_hostile)
 PATCH_REPORT = ('_m = __import__("sys").modules.get("autograder.res" + "ult")\n'
                 'if _m is not None:\n    _m.CheckResult.assert_passed = lambda self: print("PASSED")\n')
@@ -289,6 +297,8 @@ def build_class(tmp):
     fills = samples.solution_fills(SOURCE_NB)
     stubs = {_grade_id(c): c.source for c in release.cells if _grade_id(c) in fills}
     out = str(tmp / "out")
+    canary = tmp / "canary.txt"
+    canary.write_text(CANARY_TEXT)
     control_feedback = os.path.join(out, "feedback", "control")
     daemon_targets = json.dumps([out, os.path.join(out, "feedback"), control_feedback, str(tmp)])
 
@@ -355,12 +365,14 @@ def build_class(tmp):
         "fill-disk": (nb(append=[FILL_DISK]), [], [], "graded"),
         "symlink-out": (nb(append=[SYMLINKS_OUT]), [], [], "graded"),
         "symlink-loop": (nb(append=[SYMLINK_LOOP]), [], [], "graded"),
+        "symlink-notebook": (nb(append=[SYMLINK_NOTEBOOK.format(notebook=ASSIGNMENT, canary=str(canary))]),
+                             [], [], "graded"),
         # -- learning the seed, reaching the grader
         "proc-snoop": (nb(append=[PROC_SNOOP]), ["test_adam"], [], "graded"),
         # -- precomputed and forged answers
         "table-replay": (nb({"adam": table_adam}), ["test_adam"], ["inconsistent"], "graded"),
         "forge-wire": (nb(dict(stubs, ewma=stubs["ewma"] + "\n" + PATCH_REPORT),
-                          append=[FORGE_WIRE.format(table=_reference_table_for_the_wire())]),
+                          append=[FORGE_WIRE.replace("@TABLE@", repr(_reference_table_for_the_wire()))]),
                        ALL, ["inconsistent"], "graded"),
         # -- nbgrader metadata tricks: nothing gained
         "kernelspec-evil": (nb(edit=edit_kernelspec), [], [], "graded"),
@@ -519,7 +531,7 @@ def _files_under(path):
 
 
 CASES = ["control", "recorder-sleeps", "sigstop-self", "four-loops", "daemon", "fill-disk", "symlink-out",
-         "symlink-loop", "proc-snoop", "table-replay", "forge-wire", "kernelspec-evil", "solution-as-grade-cell",
+         "symlink-loop", "symlink-notebook", "proc-snoop", "table-replay", "forge-wire", "kernelspec-evil", "solution-as-grade-cell",
          "duplicate-grade-id", "test-above-solution", "changed-checksums", "many-cells", "huge-cell",
          "deep-metadata", "学生-1", "🙂smile", "עברית", "@SUM(1+1)", "html-name"]
 
@@ -667,6 +679,13 @@ def test_symlinks_in_the_working_folder_pull_nothing_into_the_output(attacked):
                 if SOLUTION_MARKER.encode() in fh.read():
                     leaked.append(p)
     assert leaked == []
+
+
+def test_no_grader_file_is_written_through_a_link_the_kernel_left(attacked):
+    """The kernel replaced its notebook by a link to a file of the grader's: nbgrader's write of
+    the autograded notebook must not follow it (the grader runs as root outside the sandbox)."""
+    with open(os.path.join(attacked["tmp"], "canary.txt"), encoding="utf-8") as fh:
+        assert fh.read() == CANARY_TEXT
 
 
 def test_a_student_filling_its_working_folder_does_not_fill_the_output(attacked):
