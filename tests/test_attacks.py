@@ -78,7 +78,7 @@ def alive():
     return True
 end = time.time() + 900
 while alive() and time.time() < end:
-    time.sleep(0.05)
+    time.sleep(0.002)
 for d in targets + [os.getcwd(), "/tmp", "/var/tmp", "/dev/shm"]:
     try:
         with open(os.path.join(d, mark + "-AFTER"), "w") as fh:
@@ -597,8 +597,9 @@ def test_the_output_folder_holds_only_the_graders_outputs(attacked):
     """An id such as '..' never becomes a path outside OUT's per-student folders, and the
     worker's own course copy is not removed by it."""
     out = attacked["out"]
+    # OUT is an nbgrader course root: its config and source/ are the grader's too
     allowed = {"grades.csv", "results.json", "report.html", "feedback", "autograded", "submitted", "gradebook.db",
-               ".work", f"canvas-{ASSIGNMENT}.csv", f"moodle-{ASSIGNMENT}.csv"}
+               ".work", "source", "nbgrader_config.py", f"canvas-{ASSIGNMENT}.csv", f"moodle-{ASSIGNMENT}.csv"}
     assert set(os.listdir(out)) - allowed == set()
     for sub in ("feedback", "autograded"):
         for sid in os.listdir(os.path.join(out, sub)):
@@ -654,11 +655,10 @@ def test_the_seed_is_never_learnable_from_inside_the_sandbox(attacked):
     seen = json.loads(line[len("SNOOP "):])
     assert seen["traced"] == [] and not seen["grader_command_seen"], seen
     assert seed not in seen["numbers"]
-    note = attacked["results"]["proc-snoop"]["parts"]["test_adam"]["note"]
-    assert "SNOOP" in note          # the recorder's smuggled report arrived through the verdict...
-    assert '"traced": [' not in note or '"traced": []' in note, note
-    assert '"grader_command_seen": true' not in note, note
-    assert seed not in note         # ...without the seed
+    # the recorder's Adam raised with what it found: whatever of it the verdict passes on
+    # (today only "error in scenario ...") must not hold the seed
+    r = attacked["results"]["proc-snoop"]
+    assert seed not in json.dumps(r, ensure_ascii=False)
     for sid in CASES:
         page = os.path.join(out, attacked["results"][sid]["feedback"])
         with open(page, encoding="utf-8", errors="replace") as fh:
