@@ -791,4 +791,5 @@ print(len(parts["SGD"]), recs["SGD"].fault, (peak - base) // 1024)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     n, fault, grown_mb = proc.stdout.split()
+    assert fault != "None", f"{n} replies of 32 MB were accepted as a trajectory (the grader grew by {grown_mb} MB)"
     assert int(grown_mb) < 24, f"the grader's process grew by {grown_mb} MB for {n} replies of 32 MB ({fault})"
