@@ -62,3 +62,17 @@ def test_a_notebook_of_a_hundred_thousand_cells_is_not_graded(spec, tmp_path):
     nbformat.write(nb, tmp_path / "big.ipynb")
     sub = read_submission(str(tmp_path / "big.ipynb"), spec)
     assert not sub.readable and sub.flags[0].kind is Kind.TOO_LARGE
+
+
+def test_tracebacks_are_scrubbed_in_a_read_only_autograded_notebook(tmp_path):
+    """nbgrader leaves autograded notebooks read-only: as a non-root grader, scrubbing them
+    raised PermissionError and made the row 'not graded' (seen in a non-root make demo)."""
+    from autograder.classgrade.execute import scrub_tracebacks
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+        "error", ename="KeyboardInterrupt", evalue="", traceback=["Cell In[1], line 1", "File /grader/checks.py:3"])])])
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    os.chmod(path, 0o444)
+    scrub_tracebacks(str(path), ("/grader",))
+    tb = nbformat.read(path, as_version=4).cells[0].outputs[0].traceback
+    assert tb == ["Cell In[1], line 1"] and oct(os.stat(path).st_mode & 0o777) == "0o444"

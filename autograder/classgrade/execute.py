@@ -175,4 +175,9 @@ def scrub_tracebacks(path: str, prefixes: tuple[str, ...]) -> None:
                 out["traceback"] = kept
                 changed = True
     if changed:
-        nbformat.write(nb, path)
+        mode = os.stat(path).st_mode
+        os.chmod(path, mode | 0o200)      # nbgrader leaves autograded notebooks read-only
+        try:
+            nbformat.write(nb, path)
+        finally:
+            os.chmod(path, mode)
