@@ -70,9 +70,26 @@ def test_tracebacks_are_scrubbed_in_a_read_only_autograded_notebook(tmp_path):
     from autograder.classgrade.execute import scrub_tracebacks
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
         "error", ename="KeyboardInterrupt", evalue="", traceback=["Cell In[1], line 1", "File /grader/checks.py:3"])])])
-    path = tmp_path / "nb.ipynb"
+    import pathlib
+    import tempfile
+    folder = pathlib.Path(tempfile.mkdtemp())    # /tmp/...: reachable by an ordinary user
+    path = folder / "nb.ipynb"
     nbformat.write(nb, path)
     os.chmod(path, 0o444)
-    scrub_tracebacks(str(path), ("/grader",))
+    if os.geteuid() == 0:        # root ignores the mode: scrub as an ordinary user, as a non-root grader would
+        os.chown(folder, 65534, 65534)
+        os.chown(path, 65534, 65534)
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                scrub_tracebacks(str(path), ("/grader",))
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        assert os.waitpid(pid, 0)[1] == 0, "scrubbing failed as an ordinary user"
+    else:
+        scrub_tracebacks(str(path), ("/grader",))
     tb = nbformat.read(path, as_version=4).cells[0].outputs[0].traceback
     assert tb == ["Cell In[1], line 1"] and oct(os.stat(path).st_mode & 0o777) == "0o444"
