@@ -50,7 +50,7 @@ test: $(BIN)/.installed-test nbstrip system-packages
 # says why). It comes after your own ~/.jupyter on the config path, so your settings still win.
 lab: $(BIN)/.installed nbstrip
 	$(RUN) JUPYTER_CONFIG_PATH="$(CURDIR)/.jupyter$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}" \
-	    $(BIN)/jupyter lab $(LAB_ARGS)
+	    $(BIN)/jupyter-lab $(LAB_ARGS)
 
 # Notebooks are committed without outputs. .gitattributes sends every *.ipynb through the
 # "nbstrip" clean filter (.jupyter/nbstrip.py); this registers it in the clone's .git/config,

@@ -611,8 +611,12 @@ def _as_nobody(tmp_path: Path) -> None:
     Path(out + ".err").touch()
     os.chown(out, 65534, 65534)
     os.chown(out + ".err", 65534, 65534)
-    script = _NONROOT.format(path=str(Path(sb.__file__).resolve()), work=str(work), out=out,
-                             git=str(REPO / ".git"))
+    # the launcher is one standard-library file: a copy nobody can read, wherever the clone is
+    # (a clone inside a folder only root can enter is out of nobody's reach)
+    launcher = tmp_path / "sandbox.py"
+    shutil.copy(Path(sb.__file__).resolve(), launcher)
+    launcher.chmod(0o644)
+    script = _NONROOT.format(path=str(launcher), work=str(work), out=out, git=str(REPO / ".git"))
     assert os.access(REPO, os.R_OK)
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                         "/usr/bin/python3", "-I", "-c", script], capture_output=True, text=True,
