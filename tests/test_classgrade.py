@@ -61,9 +61,17 @@ def results(out):
 @pytest.fixture(scope="module")
 def graded(klass):
     out = klass["root"] / "out"
-    proc = grade(klass, out, "--workers", "2")
+    tmp = klass["root"] / "tmp"       # the command's own temp dir, to see what it leaves there
+    tmp.mkdir()
+    proc = grade(klass, out, "--workers", "2", env={"TMPDIR": str(tmp)})
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     return out, proc
+
+
+def test_the_command_leaves_nothing_in_the_temp_dir(graded, klass):
+    """Pool workers end with os._exit (no atexit hooks): their kernelspec dirs, sandbox
+    folders and sockets must still be gone when the command returns."""
+    assert sorted(os.listdir(klass["root"] / "tmp")) == []
 
 
 def test_each_student_gets_the_points_the_graders_own_check_gives(graded):

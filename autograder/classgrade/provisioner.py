@@ -22,7 +22,6 @@ notebook's metadata cannot name another installed kernelspec.
 from __future__ import annotations
 
 import asyncio
-import atexit
 import contextlib
 import functools
 import json
@@ -110,8 +109,9 @@ def _spec_dir() -> str:
     d = _saved.get("spec_dir")
     if d and os.path.isdir(d):
         return d
+    # removed by _leave_global when the last sandbox closes, not at exit: a pool worker
+    # (multiprocessing) ends with os._exit and runs no atexit hooks
     d = tempfile.mkdtemp(prefix="classgrade-kernelspecs-")
-    atexit.register(shutil.rmtree, d, True)
     os.makedirs(os.path.join(d, "kernels", "python3"))
     spec = {"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
             "display_name": "Python 3 (classgrade sandbox)", "language": "python",
@@ -158,6 +158,9 @@ def _leave_global() -> None:
             os.environ.pop("JUPYTER_PATH", None)
         else:
             os.environ["JUPYTER_PATH"] = _saved["JUPYTER_PATH"]
+        spec_dir = _saved.pop("spec_dir", None)
+        if spec_dir:
+            shutil.rmtree(spec_dir, ignore_errors=True)
 
 
 class SandboxProvisioner(LocalProvisioner):
