@@ -225,3 +225,28 @@ def test_feedback_pages_with_images_still_get_alt_text():
         nbformat.v4.new_output("display_data", data={"image/png": png})])])
     full, lean = (e.from_notebook_node(nb)[0] for e in _exporters())
     assert lean == full and 'alt="No description has been provided for this image"' in lean
+
+
+def test_one_lean_exporter_renders_every_page_as_a_fresh_exporter_would():
+    """The feedback exporter remembers highlighted code and rendered markdown between students:
+    each page must still be exactly what nbconvert renders for that notebook alone (its own
+    lexer, its own cells, attachments never remembered)."""
+    from bs4 import BeautifulSoup
+    from nbconvert import HTMLExporter
+
+    from autograder.classgrade.feedback import lean_html_exporter
+    shared = nbformat.v4.new_markdown_cell("## Adam\n\n$\\hat m_t = m_t / (1 - \\beta_1^t)$")
+    attached = nbformat.v4.new_markdown_cell("![x](attachment:x.png)", attachments={"x.png": {
+        "image/png": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg=="}})
+
+    def notebook(code, lexer="ipython3", *extra):
+        return nbformat.v4.new_notebook(cells=[shared, nbformat.v4.new_code_cell(code), *extra],
+                                        metadata={"language_info": {"name": "python", "pygments_lexer": lexer}})
+    pages = [notebook("m = beta1 * m + (1 - beta1) * g"), notebook("m = beta1 * m"),
+             notebook("m = beta1 * m + (1 - beta1) * g", "python"), notebook("x = 1", "ipython3", attached),
+             notebook("m = beta1 * m + (1 - beta1) * g")]
+    lean = lean_html_exporter(HTMLExporter)(template_name="classic")
+    for nb in pages:
+        page = lean.from_notebook_node(nb)[0]
+        fresh = HTMLExporter(template_name="classic").from_notebook_node(nb)[0]
+        assert str(BeautifulSoup(page, features="html.parser")) == str(BeautifulSoup(fresh, features="html.parser"))

@@ -84,15 +84,58 @@ def lean_html_exporter(base):
             return soup(text, *args, **kwargs)
         return Verbatim(text)
 
+    def highlight_key(source, language=None, metadata=None):
+        # what nbconvert's _pygments_highlight reads besides the lexer
+        return source, language, (metadata or {}).get("magics_language")
+
     class LeanHTMLExporter(base):
         def from_notebook_node(self, nb, resources=None, **kw):
+            # HTMLExporter's own highlight filter (its lexer from the notebook), remembered
+            langinfo = nb.metadata.get("language_info", {})
+            lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
+            highlighters = self.__dict__.setdefault("_highlighters", {})
+            if lexer not in highlighters:
+                highlighters[lexer] = remembered(html_module.Highlight2HTML(pygments_lexer=lexer, parent=self),
+                                                 highlight_key)
+            if self.filters.get("highlight_code") is not highlighters[lexer]:
+                # (a change of `filters` rebuilds the Jinja environment: only when the lexer does)
+                self.filters = dict(self.filters, highlight_code=highlighters[lexer])
             html_module.BeautifulSoup = soup_when_needed
             try:
                 return super().from_notebook_node(nb, resources, **kw)
             finally:
                 html_module.BeautifulSoup = soup
 
+        def default_filters(self):
+            for name, fn in super().default_filters():
+                if name == "markdown2html" and not self.embed_images:
+                    # without embedded images its output depends on the text and attachments only
+                    fn = remembered(fn, lambda context, source: None if context.get("cell", {}).get("attachments")
+                                    else source)
+                yield name, fn
+
     return LeanHTMLExporter
+
+
+def remembered(fn, key, size: int = 2048):
+    """``fn`` (a Jinja filter) with its results remembered by ``key(*args)`` (None: not this
+    call): the cells every page shares (the released text, the test cells) are highlighted and
+    rendered once per worker instead of once per student. The oldest go first beyond ``size``."""
+    cache: dict = {}
+
+    def filter_(*args, **kw):
+        k = key(*args, **kw)
+        if k is None:
+            return fn(*args, **kw)
+        if k not in cache:
+            if len(cache) >= size:
+                del cache[next(iter(cache))]
+            cache[k] = fn(*args, **kw)
+        return cache[k]
+
+    if getattr(fn, "jinja_pass_arg", None) is not None:     # a context filter stays one
+        filter_.jinja_pass_arg = fn.jinja_pass_arg
+    return filter_
 
 
 def banner(result: SubmissionResult) -> str:

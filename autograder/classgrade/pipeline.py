@@ -20,6 +20,8 @@ merges and writes. Its steps:
 
 from __future__ import annotations
 
+from . import lean  # noqa: F401 - first: before anything imports jsonschema
+
 import concurrent.futures as cf
 import os
 import secrets
@@ -32,7 +34,7 @@ from dataclasses import dataclass, field
 from . import collect as col
 from .decide import Identity, decide
 from .outcome import Status, SubmissionResult
-from .protocol import AssignmentSpec, load_spec
+from .protocol import CHECKS_MODULES, AssignmentSpec, load_spec
 from .course import prepare_template
 from .worker import GradeConfig, Task, grade_submission
 
@@ -122,6 +124,10 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
     t0 = time.monotonic()
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     course, out = os.path.abspath(course), os.path.abspath(out)
+    if executor == "process":
+        # the workers' imports (nbgrader, NumPy, the checks) warm up in the forkserver while
+        # this process reads the assignment and prepares the template
+        pools.forkserver(checks or CHECKS_MODULES.get(assignment))
     spec = load_spec(course, assignment, checks)
     exports = tuple(parse_formats(",".join(exports))) if exports else ()
     if not submissions and not zip_path:
@@ -142,8 +148,6 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
                              roster=os.path.abspath(roster) if roster else None, assignment=assignment,
                              notebook=spec.notebook, workdir=os.path.join(work, "uploads"),
                              zip_regexp=zip_regexp, expected_ids=spec.expected_ids)
-    if executor == "process":
-        pools.forkserver(spec.checks)       # warm the workers' imports while the template is made
     os.environ.setdefault("MPLBACKEND", "Agg")
     template = prepare_template(course, assignment, work)
     seed = secrets.randbits(63) if seed is None else int(seed)

@@ -16,13 +16,14 @@ import concurrent.futures as cf
 DASK_CONNECT_SECONDS = 5
 
 
-def forkserver(checks: str):
-    """The forkserver context, its server started now (it pre-imports the grading stack)."""
+def forkserver(checks: str | None):
+    """The forkserver context, its server started now (it pre-imports the grading stack and,
+    when named, the checks; the first call's list is the one the server keeps)."""
     import multiprocessing as mp
     from multiprocessing import forkserver as fs
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["autograder.classgrade.worker", "nbgrader.apps", "nbgrader.converters",
-                                "nbclient", "jupyter_client", "numpy", checks])
+                                "nbclient", "jupyter_client", "numpy"] + ([checks] if checks else []))
     try:
         fs.ensure_running()
     except Exception:  # noqa: BLE001 - started on first use instead

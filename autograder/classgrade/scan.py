@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import builtins
 import difflib
+import functools
 import io
 import keyword
 import re
@@ -196,7 +197,7 @@ class _Scanner(ast.NodeVisitor):
             if self.depth == 0 and self.part is None:
                 if t.id in self.test_names and t.id not in self.targets:
                     self.add("tampering", f"rebinds {t.id!r}, which the tests use")
-                elif t.id in dir(builtins) and not t.id.startswith("_") and t.id in self.test_names:
+                elif t.id in BUILTIN_NAMES and not t.id.startswith("_") and t.id in self.test_names:
                     self.add("tampering", f"rebinds the builtin {t.id!r}")
                 if t.id in self.targets:
                     self._alias_check(t.id)
@@ -327,6 +328,9 @@ class _Scanner(ast.NodeVisitor):
 # -- copy detection ----------------------------------------------------------------------
 
 
+BUILTIN_NAMES = frozenset(dir(builtins))
+
+
 def _tokens(source: str) -> list[str]:
     """Token strings without comments, docstrings, blank lines and indentation."""
     out = []
@@ -354,7 +358,7 @@ def _alpha(tokens: list[str]) -> list[str]:
     names: dict[str, str] = {}
     out = []
     for t in tokens:
-        if t.isidentifier() and not keyword.iskeyword(t) and t not in dir(builtins) and t not in ("np", "self"):
+        if t.isidentifier() and not keyword.iskeyword(t) and t not in BUILTIN_NAMES and t not in ("np", "self"):
             out.append(names.setdefault(t, f"v{len(names)}"))
         else:
             out.append(t)
@@ -380,9 +384,16 @@ def class_sources(source: str) -> dict[str, str]:
     return {n.name: _body_of(n, lines) for n in tree.body if isinstance(n, ast.ClassDef)}
 
 
+@functools.lru_cache(maxsize=256)
+def _normalized(source: str) -> tuple[str, ...]:
+    """``source``'s tokens alpha-renamed (remembered: every student is compared with the same
+    reference classes)."""
+    return tuple(_alpha(_tokens(source)))
+
+
 def similarity(a: str, b: str) -> float:
     """Similarity in [0, 1] of two code fragments after normalization and alpha-renaming."""
-    ta, tb = _alpha(_tokens(a)), _alpha(_tokens(b))
+    ta, tb = _normalized(a), _normalized(b)
     if not ta or not tb:
         return 0.0
     # SequenceMatcher is O(len(ta) * len(tb)); its ratio 2M/(n+m) is at most 2*min/(n+m), so
@@ -391,7 +402,12 @@ def similarity(a: str, b: str) -> float:
     bound = 2 * min(len(ta), len(tb)) / (len(ta) + len(tb))
     if bound < COPY_THRESHOLD:
         return bound
-    return difflib.SequenceMatcher(None, ta, tb, autojunk=False).ratio()
+    # the same for the tokens both share, counted regardless of order (linear time)
+    matcher = difflib.SequenceMatcher(None, ta, tb, autojunk=False)
+    bound = matcher.quick_ratio()
+    if bound < COPY_THRESHOLD:
+        return bound
+    return matcher.ratio()
 
 
 COPY_THRESHOLD = 0.92

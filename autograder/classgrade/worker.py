@@ -18,6 +18,8 @@ retried once; if it happens again the row is ``not graded`` with the cause, neve
 
 from __future__ import annotations
 
+from . import lean  # noqa: F401 - first: before anything imports jsonschema
+
 import contextlib
 import os
 import shutil
@@ -69,7 +71,9 @@ def nbgrader_config(cfg: GradeConfig, root: str):
     from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput,
                                         SaveAutoGrades)
 
-    from .execute import capped_execute_class
+    from .execute import capped_execute_class, check_nbgrader_schemas_once, reuse_gradebook_engines
+    check_nbgrader_schemas_once()
+    reuse_gradebook_engines()
     c = instructor_config(cfg.course)
     c.CourseDirectory.root = root
     c.CourseDirectory.course_id = COURSE_ID
