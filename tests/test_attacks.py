@@ -155,6 +155,26 @@ for _i in range(24):
         break
 """
 
+# The recorder's writable places, filled: its working folder (a capped tmpfs as root) and the
+# folder of the grader's socket (in the host's /tmp; bound read-only in the allow-list view).
+# Its Adam is withdrawn when more got through than the caps allow: the part then scores 0.
+FILL_RECORDER = f"""
+import os as _os, sys as _sys
+if {IN_RECORDER}:
+    _block, _wrote = b"\\0" * (16 * 2**20), {{}}
+    for _where in (".", _os.path.dirname(_sys.argv[1])):
+        _wrote[_where] = 0
+        for _i in range(8):
+            try:
+                with open(_os.path.join(_where, f"fill{{_i}}.bin"), "wb") as _fh:
+                    _fh.write(_block)
+                _wrote[_where] += len(_block)
+            except OSError:
+                break
+    if _wrote["."] > 64 * 2**20 or _wrote[_os.path.dirname(_sys.argv[1])] > 0:
+        del Adam
+"""
+
 SYMLINKS_OUT = f"""
 import os as _o
 for _src, _dst in (({SOLUTIONS!r}, "sol"), ({SOURCE_NB!r}, "source.ipynb")):
@@ -363,6 +383,9 @@ def build_class(tmp):
         "daemon": (nb(append=[DAEMON.format(in_recorder=IN_RECORDER, body=DAEMON_BODY, mark=MARK,
                                             targets=daemon_targets)]), [], [], "graded"),
         "fill-disk": (nb(append=[FILL_DISK]), [], [], "graded"),
+        # as an ordinary user no tmpfs can be mounted over the recorder's folder: only each
+        # file is capped (RLIMIT_FSIZE), as the README says
+        "fill-recorder": (nb(append=[FILL_RECORDER]), [] if os.geteuid() == 0 else ["test_adam"], [], "graded"),
         "symlink-out": (nb(append=[SYMLINKS_OUT]), [], [], "graded"),
         "symlink-loop": (nb(append=[SYMLINK_LOOP]), [], [], "graded"),
         "symlink-notebook": (nb(append=[SYMLINK_NOTEBOOK.format(notebook=ASSIGNMENT, canary=str(canary))]),
@@ -531,7 +554,7 @@ def _files_under(path):
             yield os.path.join(base, name)
 
 
-CASES = ["control", "recorder-sleeps", "sigstop-self", "four-loops", "daemon", "fill-disk", "symlink-out",
+CASES = ["control", "recorder-sleeps", "sigstop-self", "four-loops", "daemon", "fill-disk", "fill-recorder", "symlink-out",
          "symlink-loop", "symlink-notebook", "proc-snoop", "table-replay", "forge-wire", "kernelspec-evil", "solution-as-grade-cell",
          "duplicate-grade-id", "test-above-solution", "changed-checksums", "many-cells", "huge-cell",
          "deep-metadata", "学生-1", "🙂smile", "עברית", "@SUM(1+1)", "html-name"]

@@ -535,6 +535,9 @@ def test_capabilities_is_a_typed_record_and_describe_names_what_is_missing():
                                        uid_switching=False))
     assert "no cgroup delegation: memory is limited per process only" in text
     assert "no uid switching" in text and "allow-list view" in text
+    assert "working folders NOT size-capped (each file 64 MB at most)" in text
+    assert "working folders capped at 64 MB" in sb.describe(sb.Capabilities(
+        True, False, "root", frozenset(sb.NAMESPACES), True, 2, frozenset({"memory", "pids", "cpu"}), True))
     weak = sb.describe(sb.Capabilities(False, False, "none", frozenset(), False, None, frozenset(), False))
     assert "NO namespaces" in weak
 

@@ -116,7 +116,10 @@ class Sandbox:
 
     ``workdir`` is its read-write working folder (its cwd), ``readonly`` the extra paths it may
     read (bound read-only at their real paths), ``writable`` further read-write folders (a
-    kernel's connection-file dir). ``uid`` is the unprivileged uid it runs as when the grader
+    kernel's connection-file dir), ``sockets`` folders holding the unix sockets it connects to:
+    given to its uid like ``writable`` but, in the allow-list view, bound read-only (connecting
+    needs no write access to the mount, and nothing can be stored there; without the view they
+    stay writable). ``uid`` is the unprivileged uid it runs as when the grader
     is root: give each concurrent slot its own (65534 when None). ``site_packages=False``
     leaves the venv's installed packages out of the view (the interpreter and its standard
     library stay): for the recorder's student process, which is then given exactly the
@@ -129,19 +132,21 @@ class Sandbox:
     uid: int | None = None
     writable: tuple[str, ...] = ()
     site_packages: bool = True
+    sockets: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.workdir or not os.path.isdir(self.workdir):
             raise ValueError(f"Sandbox.workdir {self.workdir!r} is not a directory")
         if os.path.realpath(self.workdir) in ("/", "/usr", "/proc", "/dev", "/etc"):
             raise ValueError(f"Sandbox.workdir {self.workdir!r} is a system directory")
-        for p in tuple(self.readonly) + tuple(self.writable):
+        for p in tuple(self.readonly) + tuple(self.writable) + tuple(self.sockets):
             if not os.path.exists(p):
                 raise ValueError(f"sandbox path {p!r} does not exist")
         if self.uid is not None and (not isinstance(self.uid, int) or self.uid <= 0):
             raise ValueError(f"Sandbox.uid must be a positive integer (not root), got {self.uid!r}")
         object.__setattr__(self, "readonly", tuple(self.readonly))
         object.__setattr__(self, "writable", tuple(self.writable))
+        object.__setattr__(self, "sockets", tuple(self.sockets))
 
 
 def package_dirs(*names: str) -> tuple[str, ...]:
@@ -365,6 +370,9 @@ def describe(caps: Capabilities | None = None, limits: Limits | None = None) -> 
     else:
         parts.append("NO namespaces: student code shares the file system, network and "
                      "process table with the grader")
+    # the kernel's and the recorder's working folders are tmpfs mounts only root can make
+    parts.append(f"working folders capped at {lim.tmp_mb} MB" if caps.mode == "root"
+                 else f"working folders NOT size-capped (each file {lim.file_mb} MB at most)")
     ctrls = caps.cgroup_controllers
     if {"memory", "pids"} <= ctrls:
         parts.append(f"cgroup v{caps.cgroup_version} over the whole tree: {lim.memory_mb} MB, "
@@ -440,6 +448,8 @@ def _make_plan(box: Sandbox, mode: str, ns, view: bool, cgroups, cwd: str | None
     entries: list[list] = []
     entries.append([workdir, workdir, "rw"])
     entries += [[os.path.realpath(p)] * 2 + ["rw"] for p in box.writable]
+    # (without the view, "rw" keeps a socket folder in /tmp out from under the private /tmp)
+    entries += [[os.path.realpath(p)] * 2 + ["ro" if view else "rw"] for p in box.sockets]
     if view:
         entries += _system_entries()
         entries += [[p, p, kind] if kind != "link" else [os.readlink(p), p, "link"]
@@ -684,7 +694,7 @@ class SandboxedProcess:
             self._cgroup.kill_all()
             self._cgroup.remove()
         if self.plan.get("uid") is not None:
-            for d in (self.box.workdir, *self.box.writable):
+            for d in (self.box.workdir, *self.box.writable, *self.box.sockets):
                 reclaim_dir(d)
         for fh in self._files:
             try:
@@ -724,7 +734,7 @@ def spawn(argv: list[str], box: Sandbox, env: dict | None = None, zygote=None,
                     raise SandboxError(f"the sandbox uid cannot reach {p}: {blocked} is not "
                                        "traversable (no allow-list view on this machine)")
         if plan.get("uid") is not None:
-            for d in (box.workdir, *box.writable):
+            for d in (box.workdir, *box.writable, *box.sockets):
                 prepare_dir(d, plan["uid"])
         full_env = clean_env(env)
         proc, forked = None, False

@@ -177,7 +177,8 @@ class Worker:
         from . import sandbox as sb
         from .recorder import NUMPY_DIR, Launched
         numpy = [p for p in (NUMPY_DIR, os.path.join(os.path.dirname(NUMPY_DIR), "numpy.libs")) if os.path.exists(p)]
-        box = sb.Sandbox(workdir=workdir, readonly=tuple(numpy), writable=(channel,), limits=self.limits(),
+        # the channel (the grader's socket, in the host's /tmp): nothing can be stored there
+        box = sb.Sandbox(workdir=workdir, readonly=tuple(numpy), sockets=(channel,), limits=self.limits(),
                          uid=self.uid, site_packages=False)
         proc = sb.spawn(argv, box, env={"HOME": workdir})
         return Launched(proc.poll, proc.close)
@@ -247,11 +248,14 @@ class Worker:
         def run():
             t = time.monotonic()
             try:
-                box.value, _ = verify(self.checks, self.cfg.spec.targets, cells, self.launcher, workdir,
-                                      seed=self.cfg.seed, part_seconds=part_budget(self.cfg.cell_timeout),
-                                      deadline=deadline, recorder_files=self.cfg.spec.recorder_files,
-                                      recorder_module=self.cfg.spec.recorder_module,
-                                      cell_seconds=float(self.cfg.cell_timeout), names=self.cfg.spec.names)
+                # its working folder, like the kernel's, a capped tmpfs (as root): code filling it
+                # fills at most tmp_mb, never the output's disk
+                with capped_folder(workdir, self.limits().tmp_mb):
+                    box.value, _ = verify(self.checks, self.cfg.spec.targets, cells, self.launcher, workdir,
+                                          seed=self.cfg.seed, part_seconds=part_budget(self.cfg.cell_timeout),
+                                          deadline=deadline, recorder_files=self.cfg.spec.recorder_files,
+                                          recorder_module=self.cfg.spec.recorder_module,
+                                          cell_seconds=float(self.cfg.cell_timeout), names=self.cfg.spec.names)
             except SandboxFault as exc:
                 box.fault = exc
             except Exception as exc:  # noqa: BLE001 - the grader's own bug: not graded, with the cause
