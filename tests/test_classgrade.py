@@ -171,6 +171,18 @@ def test_an_unreachable_scheduler_is_named_within_seconds(klass, tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_dask_not_installed_is_named_with_how_to_install_it(klass, tmp_path):
+    """`make demo` installs no Dask: --executor dask then says what to install, no traceback."""
+    blocker = tmp_path / "no-dask" / "distributed"
+    blocker.mkdir(parents=True)
+    (blocker / "__init__.py").write_text('raise ImportError("no Dask in this environment (test)")\n')
+    proc = grade(klass, tmp_path / "out", "--executor", "dask", "--scheduler", "tcp://127.0.0.1:8786",
+                 env={"PYTHONPATH": str(blocker.parent)})
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "--executor dask needs Dask's distributed package" in proc.stderr
+    assert 'pip install -e ".[dask]"' in proc.stderr and "Traceback" not in proc.stderr
+
+
 def test_grade_command_reports_a_missing_course_clearly(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autograder", "grade", "--course", str(tmp_path),
                            "--submissions", str(tmp_path)], capture_output=True, text=True, timeout=120)

@@ -36,7 +36,12 @@ def make(kind: str, workers: int, scheduler: str | None, checks: str):
     if kind == "dask":
         if not scheduler:
             raise ValueError("--executor dask needs --scheduler ADDRESS (e.g. tcp://127.0.0.1:8786)")
-        from distributed import Client
+        try:
+            from distributed import Client
+        except ImportError:
+            raise ValueError("--executor dask needs Dask's distributed package, not installed in this "
+                             "environment: .venv/bin/python -m pip install -e \".[dask]\" "
+                             "(from the course's folder)") from None
         try:
             client = Client(scheduler, timeout=f"{DASK_CONNECT_SECONDS}s")
         except (OSError, TimeoutError) as exc:
