@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -169,6 +170,26 @@ def test_an_unreachable_scheduler_is_named_within_seconds(klass, tmp_path):
     assert proc.returncode == 2 and "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in proc.stderr
     assert time.monotonic() - t0 < 60
     assert "Traceback" not in proc.stderr
+
+
+def _snapshot(out):
+    return {os.path.relpath(os.path.join(root, f), out): open(os.path.join(root, f), "rb").read()
+            for root, _, files in os.walk(out) if ".work" not in root for f in files}
+
+
+def test_a_run_that_stops_before_grading_leaves_the_previous_outputs_whole(graded, klass, tmp_path):
+    """Grading again into the same folder with an unreachable scheduler, or with a pre-flight that
+    fails, must not cost the instructor the last run's grades.csv, report and feedback."""
+    out = tmp_path / "out"
+    shutil.copytree(graded[0], out)
+    before = _snapshot(out)
+    assert "grades.csv" in before and any(k.startswith("feedback") for k in before)
+    proc = grade(klass, out, "--executor", "dask", "--scheduler", "tcp://127.0.0.1:9")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert _snapshot(out) == before
+    proc = grade(klass, out, "--workers", "1", "--hide", os.path.join(ROOT, "autograder"))
+    assert proc.returncode == 3, proc.stderr[-2000:]
+    assert _snapshot(out) == before
 
 
 def test_dask_not_installed_is_named_with_how_to_install_it(klass, tmp_path):

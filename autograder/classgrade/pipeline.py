@@ -84,6 +84,15 @@ def _preflight(pool, cfg: GradeConfig, template: str) -> None:
     futures = {pool.submit(grade_submission, cfg, Task(Identity(sid), Status.GRADED, path)): (sid, want)
                for sid, path, want in ((PREFLIGHT_SOLUTION, solution, spec.max_score),
                                        (PREFLIGHT_RELEASE, release, 0.0))}
+    try:
+        _judge_preflight(futures, spec)
+    finally:                        # its pages are nobody's: never left among a run's outputs
+        for sid in (PREFLIGHT_SOLUTION, PREFLIGHT_RELEASE):
+            for sub in ("feedback", "autograded"):
+                shutil.rmtree(os.path.join(cfg.out, sub, sid), ignore_errors=True)
+
+
+def _judge_preflight(futures: dict, spec: AssignmentSpec) -> None:
     problems = []
     for fut in cf.as_completed(futures):
         sid, want = futures[fut]
@@ -133,16 +142,12 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
     if not submissions and not zip_path:
         raise ValueError("give --submissions DIR or --zip FILE")
     os.makedirs(out, exist_ok=True)
-    for name in OUTPUTS:
-        path = os.path.join(out, name)
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        elif os.path.exists(path):
-            os.remove(path)
-    work = os.path.join(out, ".work")
-    for sub in ("feedback", "autograded", ".work"):
-        os.makedirs(os.path.join(out, sub), exist_ok=True)
-        os.chmod(os.path.join(out, sub), 0o700)
+    work = os.path.join(out, ".work")      # scratch: an earlier run's is of no use
+    shutil.rmtree(work, ignore_errors=True)
+    os.makedirs(work)
+    for path in (work, os.path.join(out, "feedback"), os.path.join(out, "autograded")):
+        os.makedirs(path, exist_ok=True)      # (existing: an earlier run's, kept until grading)
+        os.chmod(path, 0o700)
     collection = col.collect(submissions=os.path.abspath(submissions) if submissions else None,
                              zip_path=os.path.abspath(zip_path) if zip_path else None,
                              roster=os.path.abspath(roster) if roster else None, assignment=assignment,
@@ -171,6 +176,9 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
     try:
         if preflight:
             _preflight(pool, cfg, template)
+        # only now: a run that stops before grading (the pre-flight, the scheduler, an input)
+        # leaves the previous run's outputs as they were
+        _clear_outputs(out)
         todo = [t for t in tasks if t.status is Status.GRADED]
         for t in tasks:
             if t.status is not Status.GRADED:
@@ -217,6 +225,22 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
     shutil.rmtree(os.path.join(work, "uploads"), ignore_errors=True)
     summary.seconds = time.monotonic() - t0
     return summary
+
+
+def _clear_outputs(out: str) -> None:
+    """Remove an earlier run's outputs (not its gradebook: :mod:`.record` keeps one holding
+    manual grades) and make the folders the workers write into, private."""
+    for name in OUTPUTS:
+        if name == ".work":
+            continue
+        path = os.path.join(out, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        elif os.path.lexists(path):
+            os.remove(path)
+    for sub in ("feedback", "autograded"):
+        os.makedirs(os.path.join(out, sub))
+        os.chmod(os.path.join(out, sub), 0o700)
 
 
 def _write_outputs(summary: Summary, template: str, exports: tuple[str, ...], started: str) -> dict:
