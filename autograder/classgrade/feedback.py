@@ -86,7 +86,15 @@ def lean_html_exporter(base):
 
     def highlight_key(source, language=None, metadata=None):
         # what nbconvert's _pygments_highlight reads besides the lexer
+        if len(source) > REMEMBER_CHARS:
+            return None
         return source, language, (metadata or {}).get("magics_language")
+
+    def markdown_key(context, source):
+        # without embedded images its output depends on the text and attachments only
+        if len(source) > REMEMBER_CHARS or context.get("cell", {}).get("attachments"):
+            return None
+        return source
 
     class LeanHTMLExporter(base):
         def from_notebook_node(self, nb, resources=None, **kw):
@@ -109,12 +117,14 @@ def lean_html_exporter(base):
         def default_filters(self):
             for name, fn in super().default_filters():
                 if name == "markdown2html" and not self.embed_images:
-                    # without embedded images its output depends on the text and attachments only
-                    fn = remembered(fn, lambda context, source: None if context.get("cell", {}).get("attachments")
-                                    else source)
+                    fn = remembered(fn, markdown_key)
                 yield name, fn
 
     return LeanHTMLExporter
+
+
+#: cells longer than this (a student's own) are rendered every time, never kept
+REMEMBER_CHARS = 20_000
 
 
 def remembered(fn, key, size: int = 2048):

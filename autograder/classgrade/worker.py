@@ -346,8 +346,8 @@ class Worker:
 @contextlib.contextmanager
 def capped_folder(path: str, mb: int):
     """``path`` as a size-capped tmpfs while the block runs (root only; elsewhere the folder is
-    left as it is and RLIMIT_FSIZE caps each file): a kernel filling its working folder fills
-    at most ``mb`` MB, charged to its own cgroup, gone when the block ends."""
+    left as it is and RLIMIT_FSIZE caps each file): a kernel or recorder filling its working
+    folder fills at most ``mb`` MB, charged to its own cgroup, gone when the block ends."""
     import subprocess
     mounted = os.geteuid() == 0 and subprocess.run(
         ["mount", "-t", "tmpfs", "-o", f"size={int(mb)}m,mode=700,nosuid,nodev", "tmpfs", path],
