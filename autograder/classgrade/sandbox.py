@@ -992,6 +992,7 @@ def _build_view(plan: dict) -> None:
     entries = sorted(plan["entries"] + dev + tmps,
                      key=lambda e: (e[1].count("/"), e[2] != "scratch", e[1]))
     done: list[str] = []
+    mounted: dict[str, str] = {}              # target -> kind, of every bind made
     for src, dst, kind in entries:
         target = new + dst
         if kind == "link":
@@ -1007,6 +1008,7 @@ def _build_view(plan: dict) -> None:
         else:
             _touch(target)
         _mount(source, target, None, _MS_BIND | _MS_REC)
+        mounted[target] = kind
         if kind == "ro":
             _setattr(target, _ATTR_RDONLY | _ATTR_NOSUID | _ATTR_NODEV, recursive=True)
             done.append(dst)
@@ -1019,6 +1021,7 @@ def _build_view(plan: dict) -> None:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{new}/dev/{name}")
+    _seal_parents(new, mounted, [new + p for p, _ in plan["files"]])
     _makedirs(new + "/proc")
     # /proc of the new PID namespace, mounted while the host's is still attached (a user
     # namespace may only mount proc where a full proc is already visible)
@@ -1030,6 +1033,23 @@ def _build_view(plan: dict) -> None:
     _check(_libc().umount2(b".", _MNT_DETACH), "detaching the base")
     os.chdir("/")
     _setattr("/", _ATTR_RDONLY | _ATTR_NOSUID | _ATTR_NODEV, recursive=False)
+
+
+def _seal_parents(new: str, mounted: dict[str, str], files: list[str]) -> None:
+    """Make the directories the view made to hold its binds (``/tmp/<checkout>/...`` on the
+    private /tmp, ``/usr`` on the base) read-only: a user-namespace sandbox owns them and could
+    otherwise create files beside the grader's paths (they would only land in its own tmpfs,
+    but a path that looks like the gradebook must not be writable at all). Directories inside
+    a bind of a host folder are the host's and are left alone."""
+    host = [t for t, kind in mounted.items() if kind not in ("scratch",)]
+    sealed: set[str] = set()
+    for path in list(mounted) + files:
+        parent = os.path.dirname(path)
+        while parent.startswith(new + "/") and parent not in sealed:
+            if parent not in mounted and not any(parent.startswith(h + "/") for h in host):
+                os.chmod(parent, 0o555)
+            sealed.add(parent)
+            parent = os.path.dirname(parent)
 
 
 def _private_tmp(plan: dict) -> None:
