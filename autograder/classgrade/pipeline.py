@@ -11,7 +11,8 @@ merges and writes. Its steps:
    the instructor fixes it, recorded in results.json);
 3. **pre-flight**: grade the instructor's solution and the untouched release through exactly
    the same workers; the solution must earn full marks and the release 0, else the run stops
-   naming the cause (:class:`PreflightError`), before any student is graded;
+   naming the cause (:class:`PreflightError`), before any student is graded and before
+   anything of an earlier run in ``out`` is removed;
 4. grade every submission (:mod:`.worker`) on the executor (:mod:`.pool`) with a progress bar;
    a worker process that dies is replaced and its submissions retried once, then ``not graded``;
 5. write the gradebook, grades.csv, results.json, exports and the class report from the
@@ -144,7 +145,6 @@ def grade_class(course: str, assignment: str, out: str, *, submissions: str | No
     os.makedirs(out, exist_ok=True)
     work = os.path.join(out, ".work")      # scratch: an earlier run's is of no use
     shutil.rmtree(work, ignore_errors=True)
-    os.makedirs(work)
     for path in (work, os.path.join(out, "feedback"), os.path.join(out, "autograded")):
         os.makedirs(path, exist_ok=True)      # (existing: an earlier run's, kept until grading)
         os.chmod(path, 0o700)
