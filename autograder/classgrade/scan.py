@@ -386,14 +386,15 @@ def class_sources(source: str) -> dict[str, str]:
 
 @functools.lru_cache(maxsize=256)
 def _normalized(source: str) -> tuple[str, ...]:
-    """``source``'s tokens alpha-renamed (remembered: every student is compared with the same
-    reference classes)."""
+    """``source``'s tokens alpha-renamed (remembered for the reference classes, which every
+    student is compared with; a student's own code is never kept)."""
     return tuple(_alpha(_tokens(source)))
 
 
 def similarity(a: str, b: str) -> float:
-    """Similarity in [0, 1] of two code fragments after normalization and alpha-renaming."""
-    ta, tb = _normalized(a), _normalized(b)
+    """Similarity in [0, 1] of a student's fragment ``a`` and the reference's ``b`` after
+    normalization and alpha-renaming."""
+    ta, tb = tuple(_alpha(_tokens(a))), _normalized(b)
     if not ta or not tb:
         return 0.0
     # SequenceMatcher is O(len(ta) * len(tb)); its ratio 2M/(n+m) is at most 2*min/(n+m), so
